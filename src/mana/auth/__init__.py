@@ -1,0 +1,1 @@
+"""The auth service: users, sign-up/login, EdDSA JWTs + JWKS, refresh tokens, spaces."""

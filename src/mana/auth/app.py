@@ -1,0 +1,68 @@
+"""The auth service application (`mana serve auth`)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import sqlalchemy as sa
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from mana import __version__
+from mana.auth.keys import KeyRing
+from mana.auth.routes import router as auth_router
+from mana.auth.routes import well_known
+from mana.config import Settings
+from mana.db import create_engine, create_sessionmaker
+from mana.kit.clock import Clock
+from mana.kit.errors import error_body, install_error_handlers
+from mana.kit.observability import install_http_metrics
+from mana.kit.ratelimit import SlidingWindowLimiter
+from mana.spaces.routes import router as spaces_router
+
+
+def create_auth_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
+    settings.require_production_secrets()
+    clock = clock or Clock()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(settings.database_url, echo=settings.database_echo)
+        app.state.engine = engine
+        app.state.sessionmaker = create_sessionmaker(engine)
+        app.state.keyring = KeyRing(app.state.sessionmaker, clock)
+        await app.state.keyring.ensure_signing_key(production=settings.is_production)
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    app = FastAPI(title="Mana auth service", version=__version__, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.clock = clock
+    app.state.login_limiter = SlidingWindowLimiter(
+        limit=settings.login_rate_limit, window=settings.login_rate_window_seconds
+    )
+    app.state.client_limiter = SlidingWindowLimiter(
+        limit=settings.login_rate_limit_per_client, window=settings.login_rate_window_seconds
+    )
+    install_error_handlers(app)
+    install_http_metrics(app, service="auth")
+    app.include_router(auth_router)
+    app.include_router(well_known)
+    app.include_router(spaces_router)
+
+    @app.get("/health", tags=["ops"])
+    async def health(request: Request) -> JSONResponse:
+        try:
+            async with request.app.state.engine.connect() as connection:
+                await connection.execute(sa.text("SELECT 1"))
+        except Exception as exc:  # any driver error means "not healthy", reported, not raised
+            return JSONResponse(
+                error_body("unhealthy", f"database unreachable: {type(exc).__name__}"),
+                status_code=503,
+            )
+        return JSONResponse({"status": "ok", "service": "auth", "version": __version__})
+
+    return app

@@ -1,0 +1,102 @@
+"""Typed FastAPI dependencies: the request's DB session, the current user, the admin user.
+
+No route parses tokens itself. The user is re-read from the database on every request, so a
+role change or a deletion takes effect on the next request, not when the token expires.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mana.auth.models import User
+from mana.auth.tokens import InvalidToken, verify_access_token
+from mana.config import Settings
+from mana.db import transaction
+from mana.kit.clock import Clock
+from mana.kit.errors import Forbidden, Unauthorized
+
+
+async def _session(request: Request) -> AsyncIterator[AsyncSession]:
+    async with transaction(request.app.state.sessionmaker) as session:
+        yield session
+
+
+# scope="function": commit before the response is sent, so a 2xx always means "stored".
+DbSession = Annotated[AsyncSession, Depends(_session, scope="function")]
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def _clock(request: Request) -> Clock:
+    clock: Clock = request.app.state.clock
+    return clock
+
+
+AppSettings = Annotated[Settings, Depends(_settings)]
+AppClock = Annotated[Clock, Depends(_clock)]
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+async def _current_user(
+    request: Request,
+    session: DbSession,
+    settings: AppSettings,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> User:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthorized("missing bearer token")
+    keyring = request.app.state.keyring
+
+    async def key_for_kid(kid: str):  # type: ignore[no-untyped-def]
+        return (await keyring.public_keys()).get(kid)
+
+    try:
+        claims = await verify_access_token(
+            credentials.credentials,
+            key_for_kid=key_for_kid,
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+        )
+    except InvalidToken as exc:
+        raise Unauthorized(str(exc)) from exc
+    user = await session.get(User, claims.sub)
+    if user is None or user.deleted_at is not None:
+        raise Unauthorized("user no longer exists")
+    return user
+
+
+CurrentUser = Annotated[User, Depends(_current_user)]
+
+
+async def _admin_user(user: CurrentUser) -> User:
+    if user.role != "admin":
+        raise Forbidden("admin role required")
+    return user
+
+
+AdminUser = Annotated[User, Depends(_admin_user)]
+
+
+async def _service_caller(
+    settings: AppSettings,
+    x_service_key: Annotated[str | None, Header(alias="X-Service-Key")] = None,
+) -> None:
+    expected = settings.service_key.get_secret_value().encode()
+    given = (x_service_key or "").encode()
+    if not x_service_key or not hmac.compare_digest(given, expected):
+        raise Unauthorized(
+            "missing or invalid service key", headers={"WWW-Authenticate": "ServiceKey"}
+        )
+
+
+ServiceCaller = Annotated[None, Depends(_service_caller)]

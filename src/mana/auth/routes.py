@@ -1,0 +1,125 @@
+"""HTTP routes of the auth API: thin — validate, call a service, shape the answer."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from mana.auth import service
+from mana.auth.deps import AppClock, AppSettings, CurrentUser, DbSession
+from mana.auth.keys import KeyRing
+from mana.auth.models import User
+from mana.auth.schemas import LoginRequest, RefreshRequest, RegisterRequest, TokenResponse, UserOut
+from mana.auth.tokens import issue_access_token
+from mana.config import Settings
+from mana.kit.clock import Clock
+from mana.kit.errors import TooManyRequests
+from mana.kit.ratelimit import SlidingWindowLimiter
+
+router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
+well_known = APIRouter(tags=["auth"])
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Invalid credentials or token"},
+    409: {"description": "Conflict"},
+    422: {"description": "Invalid input (names the field)"},
+    429: {"description": "Too many attempts"},
+}
+
+
+async def _access_token(request: Request, settings: Settings, user: User, clock: Clock) -> str:
+    keyring: KeyRing = request.app.state.keyring
+    return issue_access_token(
+        user,
+        key=await keyring.signing_key(),
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        now=clock.now(),
+        ttl=timedelta(seconds=settings.access_token_ttl_seconds),
+    )
+
+
+@router.post("/register", status_code=201, response_model=UserOut, responses=_ERRORS)
+async def register(body: RegisterRequest, session: DbSession, clock: AppClock) -> UserOut:
+    user = await service.sign_up(
+        session, email=body.email, password=body.password, name=body.name, now=clock.now()
+    )
+    return UserOut.of(user)
+
+
+@router.post("/login", response_model=TokenResponse, responses=_ERRORS)
+async def login(
+    body: LoginRequest,
+    request: Request,
+    session: DbSession,
+    settings: AppSettings,
+    clock: AppClock,
+) -> TokenResponse:
+    per_account: SlidingWindowLimiter = request.app.state.login_limiter
+    per_client: SlidingWindowLimiter = request.app.state.client_limiter
+    client = request.client.host if request.client else "unknown"
+    account_key = (client, service.normalize_email(body.email))
+    for limiter, key in ((per_client, client), (per_account, account_key)):
+        retry_after = limiter.retry_after(key)
+        if retry_after is not None:
+            raise TooManyRequests(
+                "too many sign-in attempts; try again later", retry_after=retry_after
+            )
+    per_client.hit(client)
+    try:
+        user = await service.authenticate(session, email=body.email, password=body.password)
+    except service.InvalidCredentials:
+        # Only failures count against the account: a legitimate user is never locked out.
+        per_account.hit(account_key)
+        raise
+    issued = await service.issue_refresh_token(
+        session,
+        user_id=user.id,
+        now=clock.now(),
+        ttl=timedelta(seconds=settings.refresh_token_ttl_seconds),
+    )
+    return TokenResponse(
+        token=await _access_token(request, settings, user, clock),
+        refresh_token=issued.token,
+        expires_in=settings.access_token_ttl_seconds,
+        user=UserOut.of(user),
+    )
+
+
+@router.post("/refresh", response_model=TokenResponse, responses=_ERRORS)
+async def refresh(
+    body: RefreshRequest,
+    request: Request,
+    session: DbSession,
+    settings: AppSettings,
+    clock: AppClock,
+) -> TokenResponse:
+    try:
+        user, issued = await service.rotate_refresh_token(
+            session,
+            token=body.refresh_token,
+            now=clock.now(),
+            ttl=timedelta(seconds=settings.refresh_token_ttl_seconds),
+        )
+    except service.RefreshTokenReused:
+        await session.commit()  # keep the family revocation although the request fails
+        raise
+    return TokenResponse(
+        token=await _access_token(request, settings, user, clock),
+        refresh_token=issued.token,
+        expires_in=settings.access_token_ttl_seconds,
+        user=UserOut.of(user),
+    )
+
+
+@router.get("/me", response_model=UserOut, responses=_ERRORS)
+async def me(user: CurrentUser) -> UserOut:
+    return UserOut.of(user)
+
+
+@well_known.get("/.well-known/jwks.json")
+async def jwks(request: Request) -> dict[str, Any]:
+    keyring: KeyRing = request.app.state.keyring
+    return await keyring.jwks()

@@ -1,0 +1,181 @@
+"""Users: sign-up, sign-in, refresh-token rotation. Services flush; the caller owns the commit.
+
+`sign_up` is the one code path for "a new user signs up": `/register` and the admin persona
+upsert both go through it, so a persona gets exactly what a human gets (personal space included).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mana.auth import passwords
+from mana.auth.models import RefreshToken, Space, SpaceMember, User
+from mana.kit.errors import Conflict, InvalidInput, Unauthorized
+
+INVALID_CREDENTIALS = "invalid email or password"
+
+
+class EmailTaken(Conflict):
+    error = "email_taken"
+
+
+class InvalidCredentials(Unauthorized):
+    error = "invalid_credentials"
+
+    def __init__(self) -> None:
+        super().__init__(INVALID_CREDENTIALS)
+
+
+class InvalidRefreshToken(Unauthorized):
+    error = "invalid_refresh_token"
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+async def get_user_by_email(session: AsyncSession, email: str) -> User | None:
+    return await session.scalar(sa.select(User).where(User.email == normalize_email(email)))
+
+
+async def get_user(session: AsyncSession, user_id: uuid.UUID) -> User | None:
+    return await session.get(User, user_id)
+
+
+async def sign_up(
+    session: AsyncSession, *, email: str, password: str, name: str | None, now: datetime
+) -> User:
+    """Create a user and their personal space in the caller's transaction."""
+    try:
+        passwords.check_password_policy(password)
+    except passwords.WeakPassword as exc:
+        raise InvalidInput(
+            f"password {exc}", details=[{"field": "password", "message": str(exc)}]
+        ) from exc
+    email = normalize_email(email)
+    if await get_user_by_email(session, email) is not None:
+        raise EmailTaken("an account with this email already exists")
+    password_hash = await passwords.hash_password(password)
+    user = User(
+        id=uuid.uuid4(),
+        email=email,
+        name=name,
+        password_hash=password_hash,
+        created_at=now,
+        updated_at=now,
+    )
+    space = Space(
+        id=uuid.uuid4(),
+        name=name or email,
+        type="personal",
+        personal_owner_id=user.id,
+        created_at=now,
+    )
+    try:
+        # A savepoint, so a lost race on the unique email leaves the caller's transaction usable.
+        async with session.begin_nested():
+            session.add(user)
+            await session.flush()
+            session.add(space)
+            await session.flush()
+            session.add(
+                SpaceMember(space_id=space.id, user_id=user.id, role="owner", created_at=now)
+            )
+            await session.flush()
+    except IntegrityError as exc:
+        raise EmailTaken("an account with this email already exists") from exc
+    return user
+
+
+async def authenticate(session: AsyncSession, *, email: str, password: str) -> User:
+    """Unknown email, wrong password and deleted user fail identically, in similar time."""
+    user = await get_user_by_email(session, email)
+    usable = user is not None and user.deleted_at is None
+    ok = await passwords.verify_password(user.password_hash if usable and user else None, password)
+    if not ok or user is None or not usable:
+        raise InvalidCredentials()
+    return user
+
+
+async def set_password(session: AsyncSession, user: User, password: str) -> None:
+    user.password_hash = await passwords.hash_password(password)
+    await session.flush()
+
+
+# --- refresh tokens -------------------------------------------------------------------------
+
+
+def _hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class IssuedRefreshToken:
+    token: str
+    row: RefreshToken
+
+
+async def issue_refresh_token(
+    session: AsyncSession,
+    *,
+    user_id: uuid.UUID,
+    now: datetime,
+    ttl: timedelta,
+    family_id: uuid.UUID | None = None,
+) -> IssuedRefreshToken:
+    token = secrets.token_urlsafe(48)
+    row = RefreshToken(
+        user_id=user_id,
+        family_id=family_id or uuid.uuid4(),
+        token_hash=_hash_token(token),
+        created_at=now,
+        expires_at=now + ttl,
+    )
+    session.add(row)
+    await session.flush()
+    return IssuedRefreshToken(token=token, row=row)
+
+
+class RefreshTokenReused(InvalidRefreshToken):
+    """Signals the caller to commit the family revocation before answering 401."""
+
+
+async def rotate_refresh_token(
+    session: AsyncSession, *, token: str, now: datetime, ttl: timedelta
+) -> tuple[User, IssuedRefreshToken]:
+    """Exchange a refresh token for a new one of the same family.
+
+    Presenting a token that was already rotated means it leaked (the legitimate holder has the
+    newer one): the whole family is revoked, so the thief and the victim both have to log in.
+    """
+    row = await session.scalar(
+        sa.select(RefreshToken)
+        .where(RefreshToken.token_hash == _hash_token(token))
+        .with_for_update()
+    )
+    if row is None or row.revoked_at is not None or row.expires_at <= now:
+        raise InvalidRefreshToken("refresh token is invalid or expired")
+    if row.rotated_at is not None:
+        await session.execute(
+            sa.update(RefreshToken)
+            .where(RefreshToken.family_id == row.family_id, RefreshToken.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+        await session.flush()
+        raise RefreshTokenReused("refresh token was already used; the session has been revoked")
+    user = await session.get(User, row.user_id)
+    if user is None or user.deleted_at is not None:
+        raise InvalidRefreshToken("refresh token is invalid or expired")
+    row.rotated_at = now
+    issued = await issue_refresh_token(
+        session, user_id=user.id, now=now, ttl=ttl, family_id=row.family_id
+    )
+    return user, issued

@@ -1,0 +1,1 @@
+"""The `mana` command: one Typer app, one file per command group."""

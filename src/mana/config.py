@@ -1,0 +1,93 @@
+"""Settings, read from the environment and an optional `.env` file.
+
+Names follow DESIGN.md §3. Where the original system had a name (`PERSONA_SEED_SECRET`,
+`TICK_INTERVAL_MS`, …) we keep it without the `MANA_` prefix so existing deployments carry over.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SERVICE_KEY = "mana-dev-service-key"
+DEFAULT_SQLITE_PATH = Path(".mana") / "mana.db"
+
+
+class ProductionConfigError(RuntimeError):
+    """A development default is in use while MANA_ENV=production. The message names the variable."""
+
+
+def _env(name: str) -> AliasChoices:
+    return AliasChoices(name, name.lower())
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="MANA_", env_file=".env", extra="ignore", populate_by_name=True
+    )
+
+    env: Literal["development", "production"] = "development"
+    database_url: str = f"sqlite:///{DEFAULT_SQLITE_PATH}"
+    # SQL echo is for debugging only; never on by default (it would print password hashes).
+    database_echo: bool = False
+
+    # --- auth service ---
+    auth_url: str = "http://localhost:3001"
+    jwt_issuer: str = "mana-auth"
+    jwt_audience: str = "mana"
+    access_token_ttl_seconds: int = Field(default=15 * 60, ge=30)
+    refresh_token_ttl_seconds: int = Field(default=30 * 24 * 3600, ge=60)
+    # How long a rotated-out signing key keeps verifying (it stays in the JWKS meanwhile).
+    key_rotation_grace_seconds: int = Field(default=24 * 3600, ge=0)
+    # Brute-force limit: sign-in attempts per (client IP, email) within the window.
+    login_rate_limit: int = Field(default=10, ge=1)
+    # Per client IP, all attempts: generous, because a runner logs in many personas from one IP.
+    login_rate_limit_per_client: int = Field(default=600, ge=1)
+    login_rate_window_seconds: int = Field(default=60, ge=1)
+    service_key: SecretStr = Field(
+        default=SecretStr(DEV_SERVICE_KEY), validation_alias=_env("MANA_SERVICE_KEY")
+    )
+    admin_jwt: str | None = Field(default=None, validation_alias=_env("MANA_ADMIN_JWT"))
+    persona_email_domain: str = "mana.test"
+
+    # --- MCP tool server ---
+    mcp_url: str = "http://localhost:3069/mcp"
+    # DNS-rebinding protection: Host and Origin values the MCP server accepts.
+    mcp_allowed_hosts: list[str] = ["127.0.0.1:*", "localhost:*", "[::1]:*"]
+    mcp_allowed_origins: list[str] = ["http://127.0.0.1:*", "http://localhost:*"]
+
+    # --- personas / runner (names from the original system, no MANA_ prefix) ---
+    persona_seed_secret: SecretStr | None = Field(
+        default=None, validation_alias=_env("PERSONA_SEED_SECRET")
+    )
+    tick_interval_ms: int = Field(default=60_000, ge=100, validation_alias=_env("TICK_INTERVAL_MS"))
+    persona_concurrency: int = Field(default=2, ge=1, validation_alias=_env("PERSONA_CONCURRENCY"))
+    runner_paused: bool = Field(default=False, validation_alias=_env("RUNNER_PAUSED"))
+    tick_timeout_seconds: float = Field(default=600.0, gt=0)
+    brain: str = "scripted"
+    anthropic_api_key: SecretStr | None = Field(
+        default=None, validation_alias=_env("ANTHROPIC_API_KEY")
+    )
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    def require_production_secrets(self) -> None:
+        """Refuse development fallbacks in production; the error names the variable to set."""
+        if not self.is_production:
+            return
+        key = self.service_key.get_secret_value()
+        if not key or key == DEV_SERVICE_KEY:
+            raise ProductionConfigError(
+                "MANA_SERVICE_KEY must be set to a non-development value when MANA_ENV=production"
+            )
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

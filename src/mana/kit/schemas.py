@@ -1,0 +1,31 @@
+"""Base pydantic models for the HTTP API: camelCase on the wire, unknown fields refused."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict
+from pydantic.alias_generators import to_camel
+
+
+def _no_nul(value: str) -> str:
+    # PostgreSQL text cannot hold NUL; refuse it as bad input (422) instead of failing as a 500.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_no_nul)]
+"""A string without NUL bytes. Use it (with a max length) for every request string."""
+
+
+class RequestModel(BaseModel):
+    """Request bodies: forbid unknown fields, so `{"role": "admin"}` in a sign-up is refused."""
+
+    model_config = ConfigDict(
+        extra="forbid", alias_generator=to_camel, populate_by_name=True, str_strip_whitespace=False
+    )
+
+
+class ResponseModel(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, from_attributes=True)

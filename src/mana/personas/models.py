@@ -1,0 +1,123 @@
+"""Persona tables (PostgreSQL schema `auth`): a persona is 1:1 with a user of kind 'persona'."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from mana.db import Base, JSONType, UTCDateTime, new_id, utcnow
+
+TICK_CADENCES = ("daily", "weekdays", "hourly")
+ACTION_RESULTS = ("ok", "error")
+TICK_STATUSES = ("running", "ok", "error", "timeout")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Persona(Base):
+    __tablename__ = "personas"
+    __table_args__ = (
+        sa.CheckConstraint(_in("tick_cadence", TICK_CADENCES), name="tick_cadence"),
+        {"schema": "auth"},
+    )
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("auth.users.id", ondelete="CASCADE"), primary_key=True
+    )
+    archetype: Mapped[str] = mapped_column(sa.String(64), index=True)
+    system_prompt: Mapped[str] = mapped_column(sa.Text)
+    module_mix: Mapped[dict[str, float]] = mapped_column(JSONType)
+    tick_cadence: Mapped[str] = mapped_column(
+        sa.String(16), default="daily", server_default="daily"
+    )
+    last_active_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # Runner lease: a runner owns the persona until `leased_until`; a crashed runner's lease
+    # simply expires and the persona becomes due again.
+    leased_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    leased_by: Mapped[str | None] = mapped_column(sa.String(120))
+
+
+class PersonaTick(Base):
+    __tablename__ = "persona_ticks"
+    __table_args__ = (
+        sa.CheckConstraint(_in("status", TICK_STATUSES), name="status"),
+        sa.Index("ix_persona_ticks_persona_started", "persona_id", "started_at"),
+        {"schema": "auth"},
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=new_id)
+    persona_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("auth.personas.user_id", ondelete="CASCADE")
+    )
+    runner_id: Mapped[str] = mapped_column(sa.String(120))
+    brain: Mapped[str] = mapped_column(sa.String(64))
+    space_id: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid)
+    status: Mapped[str] = mapped_column(sa.String(16), default="running")
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    tool_calls: Mapped[int] = mapped_column(sa.Integer, default=0)
+    errors: Mapped[int] = mapped_column(sa.Integer, default=0)
+    summary: Mapped[str | None] = mapped_column(sa.Text)
+    usage: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    error_message: Mapped[str | None] = mapped_column(sa.Text)
+
+
+class PersonaAction(Base):
+    __tablename__ = "persona_actions"
+    __table_args__ = (
+        sa.CheckConstraint(_in("result", ACTION_RESULTS), name="result"),
+        sa.UniqueConstraint("tick_id", "seq"),
+        sa.Index("ix_persona_actions_persona_created", "persona_id", "created_at"),
+        sa.Index("ix_persona_actions_tick", "tick_id"),
+        {"schema": "auth"},
+    )
+
+    id: Mapped[int] = mapped_column(
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True
+    )
+    persona_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("auth.personas.user_id", ondelete="CASCADE")
+    )
+    tick_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("auth.persona_ticks.id", ondelete="CASCADE")
+    )
+    seq: Mapped[int] = mapped_column(sa.Integer)
+    tool_name: Mapped[str] = mapped_column(sa.String(120))
+    input_hash: Mapped[str] = mapped_column(sa.String(64))
+    result: Mapped[str] = mapped_column(sa.String(8))
+    error_message: Mapped[str | None] = mapped_column(sa.Text)
+    latency_ms: Mapped[int] = mapped_column(sa.Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PersonaFeedback(Base):
+    __tablename__ = "persona_feedback"
+    __table_args__ = (
+        sa.CheckConstraint("rating BETWEEN 1 AND 5", name="rating"),
+        sa.UniqueConstraint("tick_id", "module"),
+        sa.Index("ix_persona_feedback_module_created", "module", "created_at"),
+        sa.Index("ix_persona_feedback_persona_created", "persona_id", "created_at"),
+        {"schema": "auth"},
+    )
+
+    id: Mapped[int] = mapped_column(
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True
+    )
+    persona_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("auth.personas.user_id", ondelete="CASCADE")
+    )
+    tick_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("auth.persona_ticks.id", ondelete="CASCADE")
+    )
+    module: Mapped[str] = mapped_column(sa.String(64))
+    rating: Mapped[int] = mapped_column(sa.Integer)
+    notes: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

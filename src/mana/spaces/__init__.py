@@ -1,0 +1,1 @@
+"""Spaces: every user's personal space, and shared spaces joined by invitation."""
