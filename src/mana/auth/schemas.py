@@ -6,10 +6,10 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import EmailStr, Field
+from pydantic import Field
 
 from mana.auth.models import User
-from mana.kit.schemas import RequestModel, ResponseModel, Text
+from mana.kit.schemas import Email, RequestModel, ResponseModel, Text
 
 Password = Annotated[Text, Field(min_length=1, max_length=1024)]
 """Length policy (8–128) is checked by the service so the message is the policy's own; the
@@ -17,7 +17,7 @@ Password = Annotated[Text, Field(min_length=1, max_length=1024)]
 
 
 class RegisterRequest(RequestModel):
-    email: Annotated[EmailStr, Field(max_length=320)]
+    email: Email
     password: Password
     name: Annotated[Text, Field(max_length=200)] | None = None
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict
+from email_validator import EmailNotValidError, validate_email
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 
@@ -17,6 +18,22 @@ def _no_nul(value: str) -> str:
 
 Text = Annotated[str, AfterValidator(_no_nul)]
 """A string without NUL bytes. Use it (with a max length) for every request string."""
+
+
+def _email(value: str) -> str:
+    # test_environment=True: personas live on the reserved `.test` TLD (RFC 2606), which
+    # pydantic's EmailStr refuses. Deliverability is not checked (no DNS here, and no need).
+    try:
+        result = validate_email(value, check_deliverability=False, test_environment=True)
+    except EmailNotValidError as exc:
+        raise ValueError(f"not a valid email address: {exc}") from exc
+    return result.normalized
+
+
+Email = Annotated[
+    str, Field(min_length=3, max_length=320), AfterValidator(_no_nul), AfterValidator(_email)
+]
+"""An email address (reserved test domains allowed). Lower-casing for lookups is the service's job."""
 
 
 class RequestModel(BaseModel):

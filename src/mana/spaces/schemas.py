@@ -4,9 +4,9 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import EmailStr, Field
+from pydantic import Field
 
-from mana.kit.schemas import RequestModel, ResponseModel, Text
+from mana.kit.schemas import Email, RequestModel, ResponseModel, Text
 
 SharedSpaceType = Literal["family", "team", "practice", "brand", "club"]
 
@@ -17,7 +17,7 @@ class CreateSpaceRequest(RequestModel):
 
 
 class InviteRequest(RequestModel):
-    email: Annotated[EmailStr, Field(max_length=320)]
+    email: Email
 
 
 class SpaceOut(ResponseModel):

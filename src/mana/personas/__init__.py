@@ -1,0 +1,1 @@
+"""Personas: synthetic users of the product, their catalog, credentials and lifecycle."""
