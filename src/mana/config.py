@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     refresh_token_ttl_seconds: int = Field(default=30 * 24 * 3600, ge=60)
     # How long a rotated-out signing key keeps verifying (it stays in the JWKS meanwhile).
     key_rotation_grace_seconds: int = Field(default=24 * 3600, ge=0)
+    # How often a running server re-reads the signing keys (a rotation reaches it within this).
+    key_refresh_seconds: float = Field(default=10.0, ge=0)
     # Brute-force limit: sign-in attempts per (client IP, email) within the window.
     login_rate_limit: int = Field(default=10, ge=1)
     # Per client IP, all attempts: generous, because a runner logs in many personas from one IP.
@@ -59,6 +61,13 @@ class Settings(BaseSettings):
     # DNS-rebinding protection: Host and Origin values the MCP server accepts.
     mcp_allowed_hosts: list[str] = ["127.0.0.1:*", "localhost:*", "[::1]:*"]
     mcp_allowed_origins: list[str] = ["http://127.0.0.1:*", "http://localhost:*"]
+    # A session nobody has used for this long is closed (its id then answers 404). It must
+    # outlast the longest pause a brain takes between two tool calls of one tick.
+    mcp_session_idle_timeout_seconds: float = Field(default=1800.0, gt=0)
+    mcp_max_sessions: int = Field(default=10_000, ge=1)
+    # JWKS cache: refetch at most this often on an unknown kid; refresh the set at this age.
+    mcp_jwks_min_refetch_seconds: float = Field(default=5.0, ge=0)
+    mcp_jwks_max_age_seconds: float = Field(default=300.0, gt=0)
 
     # --- personas / runner (names from the original system, no MANA_ prefix) ---
     persona_seed_secret: SecretStr | None = Field(
@@ -72,6 +81,36 @@ class Settings(BaseSettings):
     anthropic_api_key: SecretStr | None = Field(
         default=None, validation_alias=_env("ANTHROPIC_API_KEY")
     )
+
+    # --- LLM brains (`anthropic`, `openai`): models, endpoints, limits, prices, budgets ---
+    anthropic_model: str = "claude-sonnet-4-6"
+    # A proxy or a local test server; unset means the SDK's default (api.anthropic.com).
+    anthropic_base_url: str | None = Field(
+        default=None, validation_alias=_env("ANTHROPIC_BASE_URL")
+    )
+    # USD per million tokens; used for the recorded cost and the budgets.
+    anthropic_input_usd_per_mtok: float = Field(default=3.0, ge=0)
+    anthropic_output_usd_per_mtok: float = Field(default=15.0, ge=0)
+    openai_api_key: SecretStr | None = Field(default=None, validation_alias=_env("OPENAI_API_KEY"))
+    # Any OpenAI-compatible chat-completions endpoint, e.g. http://127.0.0.1:8080/v1 for a local
+    # model server (which needs no API key).
+    openai_base_url: str | None = Field(default=None, validation_alias=_env("OPENAI_BASE_URL"))
+    openai_model: str = "gpt-5-mini"
+    openai_input_usd_per_mtok: float = Field(default=0.25, ge=0)
+    openai_output_usd_per_mtok: float = Field(default=2.0, ge=0)
+    # Newer OpenAI models refuse `max_tokens`; some older local servers only know `max_tokens`.
+    openai_max_tokens_param: Literal["max_completion_tokens", "max_tokens"] = (
+        "max_completion_tokens"
+    )
+    llm_max_turns: int = Field(default=15, ge=1, le=100)
+    llm_max_output_tokens: int = Field(default=2048, ge=16)
+    llm_timeout_seconds: float = Field(default=120.0, gt=0)
+    # Attempts per model call (the first one included) on 429 / 5xx / connection errors.
+    llm_max_attempts: int = Field(default=3, ge=1, le=10)
+    # No budget (None) means no limit; a tick or day that would exceed it stops before the call.
+    tick_budget_usd: float | None = Field(default=0.5, ge=0)
+    daily_budget_usd: float | None = Field(default=20.0, ge=0)
+    # --- end LLM brains ---
 
     @property
     def is_production(self) -> bool:

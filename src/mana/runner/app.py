@@ -1,0 +1,96 @@
+"""The runner service (`mana serve runner`): the tick loop plus /health, /metrics and, in
+development only, /diag endpoints to trigger a pass or test a persona's login."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import FastAPI, Query, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from mana import __version__
+from mana.config import Settings
+from mana.kit.clock import Clock
+from mana.kit.errors import NotFound, install_error_handlers
+from mana.runner.loop import Runner
+from mana.runner.metrics import RunnerMetrics
+from mana.runner.service import build_runner, check_runner_settings
+from mana.runner.session import LoginFailed
+from mana.runner.types import PersonaProfile
+
+
+def create_runner_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
+    check_runner_settings(settings)
+    metrics = RunnerMetrics()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        async with build_runner(settings, clock=clock, metrics=metrics) as runner:
+            app.state.runner = runner
+            loop_task = asyncio.create_task(runner.run_forever(stop), name="runner-loop")
+            try:
+                yield
+            finally:
+                # Stop claiming, let in-flight ticks finish or cancel them (they still post).
+                stop.set()
+                await loop_task
+
+    app = FastAPI(title="Mana persona runner", version=__version__, lifespan=lifespan)
+    install_error_handlers(app)
+
+    def runner_of(request: Request) -> Runner:
+        runner: Runner = request.app.state.runner
+        return runner
+
+    @app.get("/health", tags=["ops"])
+    async def health(request: Request) -> dict[str, Any]:
+        runner = runner_of(request)
+        # Green even when paused: paused is a decision, not a failure.
+        return {
+            "status": "ok",
+            "service": "runner",
+            "runnerId": runner.runner_id,
+            "paused": runner.paused,
+            "inFlight": len(runner.in_flight),
+            "concurrency": runner.config.concurrency,
+        }
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics_route() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    def development_only() -> None:
+        if settings.is_production:
+            raise NotFound("not found")
+
+    @app.post("/diag/tick", tags=["diag"])
+    async def diag_tick(request: Request) -> dict[str, Any]:
+        """Run one claiming pass now (development only)."""
+        development_only()
+        started = await runner_of(request).claim_and_start()
+        return {"started": started}
+
+    @app.get("/diag/login", tags=["diag"])
+    async def diag_login(request: Request, email: str = Query(max_length=320)) -> JSONResponse:
+        """Check that a persona can log in with its derived password (development only)."""
+        development_only()
+        runner = runner_of(request)
+        profile = PersonaProfile(
+            user_id="00000000-0000-0000-0000-000000000000",  # type: ignore[arg-type]
+            email=email.strip().lower(),
+            archetype="diag",
+            system_prompt="diagnostic login check",
+            module_mix={},
+        )
+        try:
+            await runner.deps.auth.access_token(profile)
+        except LoginFailed as exc:
+            return JSONResponse({"ok": False, "email": profile.email, "message": str(exc)})
+        return JSONResponse({"ok": True, "email": profile.email})
+
+    return app

@@ -1,0 +1,36 @@
+"""Brains decide what a persona does in its day and how it rates what it used.
+
+`scripted` is a rule-based simulator (offline, deterministic per seed, the default);
+`anthropic` and `openai` drive a language model through the official SDKs.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from mana.config import Settings
+from mana.runner.brains.base import Brain
+from mana.runner.brains.scripted import ScriptedBrain
+
+# The LLM brains are imported only when chosen: the two SDKs take seconds to import, and every
+# `mana` command (and the default, offline scripted brain) would otherwise pay for them.
+_LLM_BRAINS = {
+    "anthropic": ("mana.runner.brains.anthropic_brain", "AnthropicBrain"),
+    "openai": ("mana.runner.brains.openai_brain", "OpenAIBrain"),
+}
+BRAINS = ("scripted", *_LLM_BRAINS)
+
+
+class UnknownBrain(ValueError):
+    pass
+
+
+def get_brain(name: str, settings: Settings) -> Brain:
+    """Build a brain by name. LLM brains raise BrainConfigError when their key is missing."""
+    if name == "scripted":
+        return ScriptedBrain()
+    if name not in _LLM_BRAINS:
+        raise UnknownBrain(f"unknown brain {name!r}: choose one of {', '.join(BRAINS)}")
+    module_name, class_name = _LLM_BRAINS[name]
+    brain: Brain = getattr(importlib.import_module(module_name), class_name)(settings)
+    return brain

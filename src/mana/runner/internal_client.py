@@ -1,0 +1,163 @@
+"""Client for the auth service's internal persona API (service key), with safe retries.
+
+Every write it makes is idempotent on the server — tick ids are chosen here, actions are keyed by
+(tickId, seq), feedback by (tickId, module) — so retrying after a lost response adds nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import httpx
+
+from mana.runner.types import ActionRecord, ModuleRating, PersonaProfile, Usage
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 3
+ACTION_BATCH = 500
+FEEDBACK_BATCH = 100
+
+
+class InternalApiError(Exception):
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _retryable(exc: Exception) -> bool:
+    if isinstance(exc, httpx.TransportError):
+        return True
+    return isinstance(exc, InternalApiError) and exc.status is not None and exc.status >= 500
+
+
+class InternalApi:
+    def __init__(
+        self,
+        base_url: str,
+        service_key: str,
+        *,
+        client: httpx.AsyncClient | None = None,
+        backoff_seconds: float = 0.2,
+    ) -> None:
+        self._client = client or httpx.AsyncClient(timeout=httpx.Timeout(30.0))
+        self._owns_client = client is None
+        self._base = base_url.rstrip("/") + "/api/v1/internal/personas"
+        self._headers = {"X-Service-Key": service_key}
+        self._backoff = backoff_seconds
+
+    async def aclose(self) -> None:
+        if self._owns_client:
+            await self._client.aclose()
+
+    async def _request(self, method: str, path: str, json: Any = None) -> Any:
+        """Retry connection errors and 5xx with jittered exponential backoff, at most 3 tries."""
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            try:
+                response = await self._client.request(
+                    method, self._base + path, json=json, headers=self._headers
+                )
+                if response.status_code >= 400:
+                    try:
+                        message = response.json().get("message", response.text)
+                    except ValueError:
+                        message = response.text
+                    raise InternalApiError(
+                        f"{method} {path}: {response.status_code} {message}", response.status_code
+                    )
+                return response.json() if response.content else None
+            except (httpx.TransportError, InternalApiError) as exc:
+                if attempt == MAX_ATTEMPTS or not _retryable(exc):
+                    raise
+                delay = self._backoff * (2 ** (attempt - 1)) * random.uniform(0.5, 1.5)
+                logger.warning(
+                    "internal API %s %s failed (%s); retry in %.2fs", method, path, exc, delay
+                )
+                await asyncio.sleep(delay)
+        raise AssertionError("unreachable")
+
+    async def claim(
+        self, *, runner_id: str, limit: int, lease_seconds: int
+    ) -> list[PersonaProfile]:
+        body = {"runnerId": runner_id, "limit": limit, "leaseSeconds": lease_seconds}
+        data = await self._request("POST", "/claim", body)
+        items = data.get("personas", data) if isinstance(data, dict) else data
+        return [PersonaProfile.model_validate(item) for item in items]
+
+    async def claim_one(
+        self, *, email: str, runner_id: str, lease_seconds: int
+    ) -> PersonaProfile | None:
+        """Lease one persona by email whether it is due or not (still never one that another
+        runner holds). None when no such persona exists."""
+        body = {
+            "runnerId": runner_id,
+            "limit": 1,
+            "leaseSeconds": lease_seconds,
+            "email": email,
+        }
+        data = await self._request("POST", "/claim", body)
+        items = data.get("personas", data) if isinstance(data, dict) else data
+        return PersonaProfile.model_validate(items[0]) if items else None
+
+    async def due(self) -> list[PersonaProfile]:
+        data = await self._request("GET", "/due")
+        items = data.get("personas", data) if isinstance(data, dict) else data
+        return [PersonaProfile.model_validate(item) for item in items]
+
+    async def start_tick(
+        self,
+        persona_id: uuid.UUID,
+        *,
+        tick_id: uuid.UUID,
+        runner_id: str,
+        brain: str,
+        space_id: uuid.UUID | None,
+    ) -> None:
+        body = {
+            "tickId": str(tick_id),
+            "runnerId": runner_id,
+            "brain": brain,
+            "spaceId": str(space_id) if space_id else None,
+        }
+        await self._request("POST", f"/{persona_id}/ticks", body)
+
+    async def post_actions(
+        self, persona_id: uuid.UUID, tick_id: uuid.UUID, actions: Sequence[ActionRecord]
+    ) -> None:
+        for start in range(0, len(actions), ACTION_BATCH):
+            batch = [a.wire(tick_id) for a in actions[start : start + ACTION_BATCH]]
+            await self._request("POST", f"/{persona_id}/actions", {"actions": batch})
+
+    async def post_feedback(
+        self, persona_id: uuid.UUID, tick_id: uuid.UUID, ratings: Sequence[ModuleRating]
+    ) -> None:
+        for start in range(0, len(ratings), FEEDBACK_BATCH):
+            batch = [r.wire(tick_id) for r in ratings[start : start + FEEDBACK_BATCH]]
+            await self._request("POST", f"/{persona_id}/feedback", {"feedback": batch})
+
+    async def finish_tick(
+        self,
+        persona_id: uuid.UUID,
+        tick_id: uuid.UUID,
+        *,
+        status: str,
+        tool_calls: int,
+        errors: int,
+        summary: str,
+        usage: Usage,
+        error_message: str | None,
+    ) -> None:
+        body = {
+            "status": status,
+            "toolCalls": tool_calls,
+            "errors": errors,
+            "summary": summary[:2000],
+            "usage": usage.wire(),
+            "errorMessage": error_message[:2000] if error_message else None,
+        }
+        await self._request("POST", f"/{persona_id}/ticks/{tick_id}/finish", body)

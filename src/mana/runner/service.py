@@ -1,0 +1,87 @@
+"""Wiring: build a Runner (and its clients) from Settings. Used by the CLI, the runner service
+and `mana demo`, so all three behave the same way."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable
+
+import httpx
+
+from mana.config import ProductionConfigError, Settings
+from mana.kit.clock import Clock
+from mana.personas.password import SeedSecretError, resolve_seed_secret
+from mana.runner.brains import get_brain
+from mana.runner.brains.base import Brain
+from mana.runner.internal_client import InternalApi
+from mana.runner.loop import Runner, RunnerConfig, default_runner_id
+from mana.runner.metrics import RunnerMetrics
+from mana.runner.session import PersonaAuth
+from mana.runner.tick import TickDeps, TickReport
+
+
+def runner_config(settings: Settings) -> RunnerConfig:
+    return RunnerConfig(
+        concurrency=settings.persona_concurrency,
+        interval_seconds=settings.tick_interval_ms / 1000,
+        timeout_seconds=settings.tick_timeout_seconds,
+    )
+
+
+def seed_secret(settings: Settings) -> str:
+    """The seed secret, or a ProductionConfigError naming PERSONA_SEED_SECRET."""
+    raw = settings.persona_seed_secret.get_secret_value() if settings.persona_seed_secret else None
+    try:
+        return resolve_seed_secret(raw, production=settings.is_production)
+    except SeedSecretError as exc:
+        raise ProductionConfigError(str(exc)) from exc
+
+
+def check_runner_settings(settings: Settings) -> None:
+    """Production refuses a missing/dev service key and the development seed secret."""
+    settings.require_production_secrets()
+    seed_secret(settings)
+
+
+@contextlib.asynccontextmanager
+async def build_runner(
+    settings: Settings,
+    *,
+    brain: str | None = None,
+    clock: Clock | None = None,
+    metrics: RunnerMetrics | None = None,
+    runner_id: str | None = None,
+    on_report: Callable[[TickReport], None] | None = None,
+) -> AsyncIterator[Runner]:
+    check_runner_settings(settings)
+    # Built once, before anything is claimed: an unknown name or a missing API key fails here.
+    # One instance serves every tick, so a brain's per-day budget spans the whole process.
+    the_brain = get_brain(brain or settings.brain, settings)
+
+    def brain_factory() -> Brain:
+        return the_brain
+
+    async with httpx.AsyncClient(timeout=httpx.Timeout(30.0)) as http:
+        internal = InternalApi(
+            settings.auth_url, settings.service_key.get_secret_value(), client=http
+        )
+        deps = TickDeps(
+            internal=internal,
+            auth=PersonaAuth(settings.auth_url, seed_secret(settings), http),
+            mcp_url=settings.mcp_url,
+            clock=clock or Clock(),
+            runner_id=runner_id or default_runner_id(),
+            timeout_seconds=settings.tick_timeout_seconds,
+        )
+        try:
+            yield Runner(
+                runner_config(settings),
+                internal=internal,
+                deps=deps,
+                brain_factory=brain_factory,
+                metrics=metrics,
+                paused=settings.runner_paused,
+                on_report=on_report,
+            )
+        finally:
+            await the_brain.aclose()

@@ -1,0 +1,189 @@
+"""One persona's tick: start, log in, spend the day through the tools, rate, post, finish.
+
+Whatever happens inside (login refused, tool errors, a brain crash, the timeout, a shutdown), the
+tick is finished with a status and the actions already made are posted — nothing is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import random
+import time
+import uuid
+from dataclasses import dataclass, field
+
+from mana.kit.clock import Clock
+from mana.runner.brains.base import Brain, BudgetExceeded, DayContext
+from mana.runner.internal_client import InternalApi
+from mana.runner.recording import checked_ratings, summarize_experience
+from mana.runner.session import LoginFailed, PersonaAuth, mcp_toolbox
+from mana.runner.types import ActionRecord, ModuleRating, PersonaProfile, PersonaSpace, Usage
+
+logger = logging.getLogger(__name__)
+
+# How often a persona spends its day in a shared space instead of its personal one.
+SHARED_SPACE_SHARE = 0.3
+
+
+@dataclass
+class TickReport:
+    persona: PersonaProfile
+    tick_id: uuid.UUID
+    status: str = "running"
+    space: PersonaSpace | None = None
+    actions: list[ActionRecord] = field(default_factory=list)
+    ratings: list[ModuleRating] = field(default_factory=list)
+    rating_problem: str | None = None
+    error_message: str | None = None
+    usage: Usage = field(default_factory=Usage)
+    duration_s: float = 0.0
+    posted: bool = False
+
+    @property
+    def errors(self) -> int:
+        return sum(1 for a in self.actions if a.result == "error")
+
+    @property
+    def failed(self) -> bool:
+        return self.status != "ok" or not self.posted
+
+    def summary(self) -> str:
+        modules = sorted({a.module for a in self.actions})
+        rated = ", ".join(f"{r.module} {r.rating}/5" for r in self.ratings) or "no ratings"
+        text = (
+            f"{len(self.actions)} tool calls in {', '.join(modules) or 'no module'}, "
+            f"{self.errors} errors; {rated}"
+        )
+        if self.rating_problem:
+            text += f"; rating problem: {self.rating_problem}"
+        return text
+
+
+@dataclass
+class TickDeps:
+    internal: InternalApi
+    auth: PersonaAuth
+    mcp_url: str
+    clock: Clock
+    runner_id: str
+    timeout_seconds: float
+
+
+def tick_seed(persona: PersonaProfile, tick_id: uuid.UUID) -> int:
+    digest = hashlib.sha256(f"{persona.email}:{tick_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big")
+
+
+def choose_space(persona: PersonaProfile, rng: random.Random) -> PersonaSpace | None:
+    shared = persona.shared_spaces
+    if shared and rng.random() < SHARED_SPACE_SHARE:
+        return rng.choice(shared)
+    return persona.personal_space
+
+
+async def run_tick(
+    persona: PersonaProfile,
+    brain: Brain,
+    deps: TickDeps,
+    *,
+    seed: int | None = None,
+    tick_id: uuid.UUID | None = None,
+) -> TickReport:
+    tick_id = tick_id or uuid.uuid4()
+    seed = tick_seed(persona, tick_id) if seed is None else seed
+    rng = random.Random(seed)
+    report = TickReport(persona=persona, tick_id=tick_id, space=choose_space(persona, rng))
+    started = time.perf_counter()
+    day = DayContext(
+        persona=persona,
+        space=report.space or PersonaSpace(id=uuid.uuid4(), name="?", type="personal"),
+        today=deps.clock.now().date(),
+        seed=seed,
+        rng=rng,
+        usage=report.usage,
+    )
+    await deps.internal.start_tick(
+        persona.user_id,
+        tick_id=tick_id,
+        runner_id=deps.runner_id,
+        brain=brain.name,
+        space_id=report.space.id if report.space else None,
+    )
+    toolbox = None
+    cancelled = False
+    deadline = asyncio.timeout(deps.timeout_seconds)
+    try:
+        async with deadline:
+            token = await deps.auth.access_token(persona)
+            async with mcp_toolbox(
+                deps.mcp_url,
+                token=token,
+                space_id=report.space.id if report.space else None,
+                clock=deps.clock,
+            ) as toolbox:
+                try:
+                    await brain.run_day(day, toolbox)
+                except BudgetExceeded as exc:
+                    report.rating_problem = f"budget: {exc}"
+                experience = summarize_experience(toolbox.records)
+                outcome = checked_ratings(
+                    await brain.rate(day, experience), experience.modules_used
+                )
+                report.ratings = outcome.ratings
+                if outcome.problem:
+                    report.rating_problem = "; ".join(
+                        p for p in (report.rating_problem, outcome.problem) if p
+                    )
+        report.status = "ok"
+    except asyncio.CancelledError:
+        cancelled = True
+        report.status = "error"
+        report.error_message = "runner shut down during the tick"
+    except Exception as exc:  # the per-persona boundary: one persona never stops the others
+        report.status, report.error_message = _failure(exc, deadline, deps.timeout_seconds)
+        if report.status == "error" and not isinstance(exc, LoginFailed):
+            logger.exception("tick of %s failed", persona.email)
+    finally:
+        if toolbox is not None:
+            report.actions = list(toolbox.records)
+        report.duration_s = time.perf_counter() - started
+    await _post(report, brain, deps)
+    if cancelled:
+        raise asyncio.CancelledError
+    return report
+
+
+def _failure(exc: Exception, deadline: asyncio.Timeout, timeout: float) -> tuple[str, str]:
+    # Cancelling an in-flight MCP call can surface as an ExceptionGroup from the client's task
+    # group instead of a clean TimeoutError; the deadline itself says whether time ran out.
+    if deadline.expired():
+        return "timeout", f"tick exceeded {timeout:g}s and was cancelled"
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        first = exc.exceptions[0]
+        if not isinstance(first, Exception):
+            break
+        exc = first
+    return "error", str(exc) if isinstance(exc, LoginFailed) else f"{type(exc).__name__}: {exc}"
+
+
+async def _post(report: TickReport, brain: Brain, deps: TickDeps) -> None:
+    persona_id = report.persona.user_id
+    try:
+        await deps.internal.post_actions(persona_id, report.tick_id, report.actions)
+        await deps.internal.post_feedback(persona_id, report.tick_id, report.ratings)
+        await deps.internal.finish_tick(
+            persona_id,
+            report.tick_id,
+            status=report.status,
+            tool_calls=len(report.actions),
+            errors=report.errors,
+            summary=report.summary(),
+            usage=report.usage,
+            error_message=report.error_message,
+        )
+        report.posted = True
+    except Exception as exc:  # recorded on the report; the lease expiry makes it due again
+        logger.exception("posting tick %s of %s failed", report.tick_id, report.persona.email)
+        report.error_message = f"posting failed: {exc}"
