@@ -2,5 +2,10 @@
 
 from mana.auth import models as auth_models
 from mana.personas import models as persona_models
+from mana.tools.registry import load_modules
 
-__all__ = ["auth_models", "persona_models"]
+# Product modules live one per file in mana.tools (tables and tools side by side); importing them
+# all here is what puts the `app` schema tables on Base.metadata.
+tool_modules = load_modules()
+
+__all__ = ["auth_models", "persona_models", "tool_modules"]

@@ -1,0 +1,254 @@
+"""Shared pieces for product modules: input/output base models, field types, pagination, space
+scoping and text search."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import unicodedata
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, TypeVar
+
+import sqlalchemy as sa
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+from sqlalchemy.orm import InstrumentedAttribute, Mapped, mapped_column
+
+from mana.db import UTCDateTime, new_id
+from mana.tools.registry import ToolContext, ToolError
+
+MAX_PAGE_SIZE = 100
+DEFAULT_PAGE_SIZE = 20
+MIN_YEAR, MAX_YEAR = 1900, 2100
+
+
+def no_nul(value: str) -> str:
+    # PostgreSQL text cannot hold NUL: refuse it as bad input instead of failing in the database.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+# The length constraints come before the validator on purpose: then pydantic applies them to the
+# string itself and says "at least 1 character", not the generic "at least 1 item".
+Title = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(no_nul)]
+Body = Annotated[str, Field(max_length=10_000), AfterValidator(no_nul)]
+ShortText = Annotated[str, Field(max_length=200), AfterValidator(no_nul)]
+Comment = Annotated[str, Field(max_length=2_000), AfterValidator(no_nul)]
+Query = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(no_nul)]
+
+
+def _plausible_day(value: date) -> date:
+    # Year 1 or 9999 is a typo, and arithmetic on it (± a few days) would overflow.
+    if not MIN_YEAR <= value.year <= MAX_YEAR:
+        raise ValueError(f"year must be between {MIN_YEAR} and {MAX_YEAR}")
+    return value
+
+
+def _utc_instant(value: datetime) -> datetime:
+    # A naive time is read as UTC: models often omit the offset, and guessing a local zone
+    # would silently shift events by hours.
+    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if not MIN_YEAR <= value.year <= MAX_YEAR:
+        raise ValueError(f"year must be between {MIN_YEAR} and {MAX_YEAR}")
+    return value
+
+
+Day = Annotated[date, AfterValidator(_plausible_day)]
+"""An ISO date (YYYY-MM-DD) in a plausible year."""
+
+Instant = Annotated[datetime, AfterValidator(_utc_instant)]
+"""An ISO datetime; with an offset it is converted to UTC, without one it is taken as UTC."""
+
+
+class ToolInput(BaseModel):
+    """Tool arguments: camelCase, unknown fields refused (a model learns from the message)."""
+
+    model_config = ConfigDict(
+        extra="forbid", alias_generator=to_camel, populate_by_name=True, str_strip_whitespace=True
+    )
+
+
+class ToolOutput(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, from_attributes=True)
+
+
+class NoInput(ToolInput):
+    """For tools that take no arguments."""
+
+
+class PageInput(ToolInput):
+    limit: Annotated[int, Field(ge=1, le=MAX_PAGE_SIZE)] = Field(
+        default=DEFAULT_PAGE_SIZE, description=f"Page size, 1-{MAX_PAGE_SIZE}."
+    )
+    cursor: Annotated[str, Field(max_length=2000), AfterValidator(no_nul)] | None = Field(
+        default=None, description="Opaque cursor from a previous page's nextCursor."
+    )
+
+
+class SpaceScoped:
+    """Columns every product row has: the space it lives in and who created it.
+
+    Every query filters on `space_id == ctx.space_id`; that single rule is what keeps data
+    written in one space invisible from every other space.
+    """
+
+    # sort_order: the shared columns frame each table (id, space, author first; timestamps
+    # last), so the DDL reads like the model.
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=new_id, sort_order=-3)
+    # No index of its own: every table declares a composite index that starts with space_id
+    # and matches its list order, which serves the plain space filter as well.
+    space_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("auth.spaces.id", ondelete="CASCADE"), sort_order=-2
+    )
+    # Indexed for the ON DELETE SET NULL when a user (e.g. a persona) is deleted: without it,
+    # PostgreSQL scans the whole table once per deleted user.
+    created_by: Mapped[uuid.UUID | None] = mapped_column(
+        sa.ForeignKey("auth.users.id", ondelete="SET NULL"), index=True, sort_order=-1
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, sort_order=10)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, sort_order=10)
+
+
+Row = TypeVar("Row", bound=SpaceScoped)
+
+
+async def get_in_space(
+    ctx: ToolContext, model: type[Row], row_id: uuid.UUID, *, noun: str, listed_by: str
+) -> Row:
+    """The row with this id in the caller's space, or a ToolError saying where to find ids.
+
+    A row of another space is reported exactly like a missing one: ids leak nothing.
+    """
+    row = await ctx.session.scalar(
+        sa.select(model).where(model.id == row_id, model.space_id == ctx.space_id)
+    )
+    if row is None:
+        raise ToolError(f"{noun} {row_id} not found in this space; use {listed_by} to find ids")
+    return row
+
+
+# --- text search -------------------------------------------------------------------------------
+#
+# Searchable modules keep a `search_text` column: the searchable fields, folded in Python.
+# SQLite's lower() only folds ASCII (so "Über" would not find "über"), and PostgreSQL's depends
+# on the collation; folding once on write makes search behave the same on both backends.
+
+
+def normalize(text: str) -> str:
+    """Case- and accent-insensitive form: "Müller" and "MULLER" both become "muller"."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(char for char in decomposed if not unicodedata.combining(char))
+
+
+def fold(*parts: str | None) -> str:
+    return "\n".join(normalize(part) for part in parts if part)
+
+
+def matches(column: Any, query: str) -> sa.ColumnElement[bool]:
+    """Substring match against a folded column, ignoring case and accents (% and _ literal)."""
+    return column.contains(normalize(query), autoescape=True)
+
+
+# --- keyset pagination -------------------------------------------------------------------------
+#
+# A cursor holds the sort key of the last row of a page and the name of the ordering it belongs
+# to, so a cursor from another list is refused instead of silently returning a wrong page.
+
+OrderBy = Sequence[tuple[InstrumentedAttribute[Any], bool]]
+"""Sort columns as (column, descending); the last one must be unique (the id)."""
+
+
+def newest_first(model: Any) -> OrderBy:
+    return ((model.created_at, True), (model.id, True))
+
+
+def _ordering_name(order: OrderBy) -> str:
+    return ",".join(f"{col.class_.__tablename__}.{col.key}" for col, _ in order)
+
+
+def _python_type(column: InstrumentedAttribute[Any]) -> type:
+    column_type = column.property.columns[0].type
+    if isinstance(column_type, sa.TypeDecorator):
+        column_type = column_type.impl_instance
+    return column_type.python_type
+
+
+def _to_json(value: Any) -> str:
+    return value.isoformat() if isinstance(value, date) else str(value)
+
+
+def _from_json(kind: type, text: str) -> Any:
+    if kind is datetime:
+        value = datetime.fromisoformat(text)
+        if value.tzinfo is None:  # only a tampered cursor; UTCDateTime would refuse it later
+            raise ValueError("naive datetime in cursor")
+        return value
+    if kind is date:
+        return date.fromisoformat(text)
+    if kind is uuid.UUID:
+        return uuid.UUID(text)
+    if kind is int:
+        return int(text)
+    return text
+
+
+def encode_cursor(order: OrderBy, row: Any) -> str:
+    payload = {"o": _ordering_name(order), "k": [_to_json(getattr(row, c.key)) for c, _ in order]}
+    raw = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode()
+
+
+def decode_cursor(order: OrderBy, cursor: str) -> list[Any]:
+    invalid = ToolError(
+        "cursor is not valid here: pass nextCursor from the previous page of this same tool, "
+        "or leave cursor out to start from the first page"
+    )
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        keys = payload["k"]
+        if payload["o"] != _ordering_name(order) or len(keys) != len(order):
+            raise invalid
+        return [
+            _from_json(_python_type(col), key) for (col, _), key in zip(order, keys, strict=True)
+        ]
+    except (ValueError, TypeError, KeyError, binascii.Error) as exc:
+        raise invalid from exc
+
+
+def keyset_page(query: sa.Select[Any], order: OrderBy, page: PageInput) -> sa.Select[Any]:
+    """Order by `order` and start after the cursor: stable under inserts, no OFFSET scans.
+
+    Fetches one row more than asked, so `split_keyset` knows whether another page follows.
+    """
+    if page.cursor:
+        values = decode_cursor(order, page.cursor)
+        after = []
+        for i, (column, descending) in enumerate(order):
+            ties = [order[j][0] == values[j] for j in range(i)]
+            beyond = column < values[i] if descending else column > values[i]
+            after.append(sa.and_(*ties, beyond))
+        query = query.where(sa.or_(*after))
+    sort = [column.desc() if descending else column.asc() for column, descending in order]
+    return query.order_by(*sort).limit(page.limit + 1)
+
+
+def split_keyset(rows: list[Any], limit: int, order: OrderBy) -> tuple[list[Any], str | None]:
+    if len(rows) <= limit:
+        return rows, None
+    return rows[:limit], encode_cursor(order, rows[limit - 1])
+
+
+def newest_first_page(query: sa.Select[Any], model: Any, page: PageInput) -> sa.Select[Any]:
+    """Keyset pagination, newest first (created_at, then id)."""
+    return keyset_page(query, newest_first(model), page)
+
+
+def split_page(rows: list[Any], limit: int) -> tuple[list[Any], str | None]:
+    """The page and the next cursor for a `newest_first_page` query."""
+    if len(rows) <= limit:
+        return rows, None
+    return rows[:limit], encode_cursor(newest_first(type(rows[0])), rows[limit - 1])
