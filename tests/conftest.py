@@ -7,4 +7,9 @@ and drops them afterwards. Tests never share rows: each one makes its own users 
 
 from __future__ import annotations
 
-pytest_plugins = ["tests.fixtures.database", "tests.fixtures.servers"]
+pytest_plugins = [
+    "tests.fixtures.database",
+    "tests.fixtures.servers",
+    "tests.fixtures.personas",
+    "tests.fixtures.mcp",
+]

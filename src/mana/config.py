@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     # JWKS cache: refetch at most this often on an unknown kid; refresh the set at this age.
     mcp_jwks_min_refetch_seconds: float = Field(default=5.0, ge=0)
     mcp_jwks_max_age_seconds: float = Field(default=300.0, gt=0)
+    # How long a confirmed space membership is trusted before it is read again (0: never
+    # cached). Leaving a space takes effect within this time.
+    mcp_membership_cache_seconds: float = Field(default=5.0, ge=0)
 
     # --- personas / runner (names from the original system, no MANA_ prefix) ---
     persona_seed_secret: SecretStr | None = Field(

@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from mana import __version__
+from mana.auth.admin_routes import router as admin_users_router
 from mana.auth.keys import KeyRing
 from mana.auth.routes import router as auth_router
 from mana.auth.routes import well_known
@@ -19,6 +20,8 @@ from mana.kit.clock import Clock
 from mana.kit.errors import error_body, install_error_handlers
 from mana.kit.observability import install_http_metrics
 from mana.kit.ratelimit import SlidingWindowLimiter
+from mana.personas.admin_routes import router as admin_personas_router
+from mana.personas.internal_routes import router as internal_personas_router
 from mana.spaces.routes import router as spaces_router
 
 
@@ -31,9 +34,13 @@ def create_auth_app(settings: Settings, *, clock: Clock | None = None) -> FastAP
         engine = create_engine(settings.database_url, echo=settings.database_echo)
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
-        app.state.keyring = KeyRing(app.state.sessionmaker, clock)
-        await app.state.keyring.ensure_signing_key(production=settings.is_production)
+        app.state.keyring = KeyRing(
+            app.state.sessionmaker, clock, refresh_seconds=settings.key_refresh_seconds
+        )
         try:
+            # Inside the try: a refused start-up (production without a proper key) still closes
+            # the engine's connections.
+            await app.state.keyring.ensure_signing_key(production=settings.is_production)
             yield
         finally:
             await engine.dispose()
@@ -52,6 +59,9 @@ def create_auth_app(settings: Settings, *, clock: Clock | None = None) -> FastAP
     app.include_router(auth_router)
     app.include_router(well_known)
     app.include_router(spaces_router)
+    app.include_router(admin_users_router)
+    app.include_router(admin_personas_router)
+    app.include_router(internal_personas_router)
 
     @app.get("/health", tags=["ops"])
     async def health(request: Request) -> JSONResponse:

@@ -51,6 +51,9 @@ class User(Base):
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+SPACE_NAME_MAX_LENGTH = 120
+
+
 class Space(Base):
     __tablename__ = "spaces"
     __table_args__ = (
@@ -63,7 +66,7 @@ class Space(Base):
     )
 
     id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=new_id)
-    name: Mapped[str] = mapped_column(sa.String(120))
+    name: Mapped[str] = mapped_column(sa.String(SPACE_NAME_MAX_LENGTH))
     type: Mapped[str] = mapped_column(sa.String(16))
     personal_owner_id: Mapped[uuid.UUID | None] = mapped_column(
         sa.ForeignKey("auth.users.id", ondelete="CASCADE"), unique=True

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 
 from mana.auth import service
 from mana.auth.deps import AppClock, AppSettings, CurrentUser, DbSession
-from mana.auth.keys import KeyRing
+from mana.auth.keys import KeyRing, LoadedKey
 from mana.auth.models import User
 from mana.auth.schemas import LoginRequest, RefreshRequest, RegisterRequest, TokenResponse, UserOut
 from mana.auth.tokens import issue_access_token
@@ -29,11 +29,21 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-async def _access_token(request: Request, settings: Settings, user: User, clock: Clock) -> str:
+async def _issuing_key(request: Request) -> LoadedKey:
+    """Resolved before the route touches its session, never in the middle of its transaction:
+    a due key reload opens a second connection, and on SQLite (every transaction takes the write
+    lock) that one would wait for this request's own transaction — a 30 s hang, then a 500."""
     keyring: KeyRing = request.app.state.keyring
+    return await keyring.signing_key()
+
+
+IssuingKey = Annotated[LoadedKey, Depends(_issuing_key)]
+
+
+def _access_token(key: LoadedKey, settings: Settings, user: User, clock: Clock) -> str:
     return issue_access_token(
         user,
-        key=await keyring.signing_key(),
+        key=key,
         issuer=settings.jwt_issuer,
         audience=settings.jwt_audience,
         now=clock.now(),
@@ -53,6 +63,7 @@ async def register(body: RegisterRequest, session: DbSession, clock: AppClock) -
 async def login(
     body: LoginRequest,
     request: Request,
+    signing_key: IssuingKey,
     session: DbSession,
     settings: AppSettings,
     clock: AppClock,
@@ -81,7 +92,7 @@ async def login(
         ttl=timedelta(seconds=settings.refresh_token_ttl_seconds),
     )
     return TokenResponse(
-        token=await _access_token(request, settings, user, clock),
+        token=_access_token(signing_key, settings, user, clock),
         refresh_token=issued.token,
         expires_in=settings.access_token_ttl_seconds,
         user=UserOut.of(user),
@@ -91,7 +102,7 @@ async def login(
 @router.post("/refresh", response_model=TokenResponse, responses=_ERRORS)
 async def refresh(
     body: RefreshRequest,
-    request: Request,
+    signing_key: IssuingKey,
     session: DbSession,
     settings: AppSettings,
     clock: AppClock,
@@ -107,7 +118,7 @@ async def refresh(
         await session.commit()  # keep the family revocation although the request fails
         raise
     return TokenResponse(
-        token=await _access_token(request, settings, user, clock),
+        token=_access_token(signing_key, settings, user, clock),
         refresh_token=issued.token,
         expires_in=settings.access_token_ttl_seconds,
         user=UserOut.of(user),

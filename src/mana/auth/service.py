@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mana.auth import passwords
-from mana.auth.models import RefreshToken, Space, SpaceMember, User
+from mana.auth.models import SPACE_NAME_MAX_LENGTH, RefreshToken, Space, SpaceMember, User
 from mana.kit.errors import Conflict, InvalidInput, Unauthorized
 
 INVALID_CREDENTIALS = "invalid email or password"
@@ -74,7 +74,9 @@ async def sign_up(
     )
     space = Space(
         id=uuid.uuid4(),
-        name=name or email,
+        # Names (200) and emails (320) may be longer than a space name: PostgreSQL would refuse
+        # the row (a 500), so the personal space gets a shortened copy.
+        name=(name or email)[:SPACE_NAME_MAX_LENGTH],
         type="personal",
         personal_owner_id=user.id,
         created_at=now,

@@ -63,7 +63,10 @@ def rotate() -> None:
             settings.database_url, settings.key_rotation_grace_seconds, not settings.is_production
         )
     )
-    console.print(f"new signing key {kid} (running servers pick it up within 10 s)")
+    console.print(
+        f"new signing key {kid} (running servers pick it up within "
+        f"{settings.key_refresh_seconds:g} s)"
+    )
 
 
 async def _list(database_url: str) -> list[tuple[str, str, bool]]:

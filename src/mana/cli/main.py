@@ -1,22 +1,55 @@
-"""Entry point of the `mana` console script."""
+"""Entry point of the `mana` console script.
+
+Command groups are imported only when they run: `mana personas validate` should not pay for
+importing the web servers, SQLAlchemy, Alembic and the MCP SDK (seconds of start-up on these
+machines), and neither should every CLI test that starts `mana` as a subprocess.
+"""
 
 from __future__ import annotations
 
+import importlib
+
 import typer
+from typer import _click  # Typer ships its own copy of click; its types must match
+from typer.core import TyperGroup
 
-from mana.cli import auth, db, demo, serve, users
+# name -> (module, attribute, one-line help shown by `mana --help` without importing the module)
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "db": ("mana.cli.db", "app", "Database schema (Alembic migrations)."),
+    "serve": ("mana.cli.serve", "app", "Run a service: auth, mcp, runner or all."),
+    "users": ("mana.cli.users", "app", "Manage users (create-admin)."),
+    "auth": ("mana.cli.auth", "app", "Tokens and signing keys."),
+    "personas": (
+        "mana.cli.personas",
+        "app",
+        "The persona catalog: validate, seed, spaces, cleanup, list, show.",
+    ),
+    "runner": ("mana.cli.runner", "app", "The persona runner (tick --once)."),
+    "demo": ("mana.cli.demo", "app", "The whole loop once on the SQLite default, then a report."),
+}
 
-app = typer.Typer(
+
+class LazyGroup(TyperGroup):
+    """A Typer group whose sub-commands are imported on first use."""
+
+    def list_commands(self, ctx: _click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: _click.Context, cmd_name: str) -> _click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        module_name, attribute, _help = COMMANDS[cmd_name]
+        typer_app = getattr(importlib.import_module(module_name), attribute)
+        command = typer.main.get_command(typer_app)
+        command.name = cmd_name
+        return command
+
+
+app = LazyGroup(
     name="mana",
     help="Mana Personas: synthetic users that exercise the product every day.",
     no_args_is_help=True,
-    pretty_exceptions_enable=False,
 )
-app.add_typer(db.app, name="db")
-app.add_typer(serve.app, name="serve")
-app.add_typer(users.app, name="users")
-app.add_typer(auth.app, name="auth")
-app.command(name="demo")(demo.demo)
 
 if __name__ == "__main__":
     app()

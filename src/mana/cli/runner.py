@@ -20,6 +20,11 @@ from mana.runner.tick import TickReport
 app = typer.Typer(help="The persona runner.", no_args_is_help=True)
 
 
+@app.callback()
+def main() -> None:
+    """The persona runner."""
+
+
 def report_table(reports: list[TickReport]) -> Table:
     table = Table(title="persona ticks")
     for column in ("persona", "status", "tool calls", "errors", "ratings", "duration"):

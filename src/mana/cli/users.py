@@ -15,6 +15,11 @@ from mana.kit.errors import AppError
 app = typer.Typer(help="Manage users.", no_args_is_help=True)
 
 
+@app.callback()
+def main() -> None:
+    """Manage users."""
+
+
 async def _create_admin(database_url: str, email: str, password: str, name: str | None) -> str:
     engine = create_engine(database_url)
     try:

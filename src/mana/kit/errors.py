@@ -90,7 +90,14 @@ def _field_path(loc: tuple[Any, ...]) -> str:
 
 
 def validation_details(errors: list[dict[str, Any]]) -> list[dict[str, str]]:
-    return [{"field": _field_path(tuple(e["loc"])), "message": str(e["msg"])} for e in errors]
+    return [
+        {
+            # A JSON syntax error's loc ends in a character offset, not a field: name the body.
+            "field": "body" if e.get("type") == "json_invalid" else _field_path(tuple(e["loc"])),
+            "message": str(e["msg"]),
+        }
+        for e in errors
+    ]
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -17,7 +17,6 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from starlette.routing import Match
 
 
 def install_http_metrics(app: FastAPI, *, service: str) -> CollectorRegistry:
@@ -36,11 +35,13 @@ def install_http_metrics(app: FastAPI, *, service: str) -> CollectorRegistry:
     )
 
     def route_of(request: Request) -> str:
-        for route in app.router.routes:
-            match, _ = route.matches(request.scope)
-            if match == Match.FULL:
-                return str(getattr(route, "path", "other"))
-        return "unmatched"
+        # The router records the route it picked in the scope. Matching app.router.routes here
+        # instead finds nothing for included routers (FastAPI wraps them), so every request
+        # was labelled "other".
+        route = request.scope.get("route")
+        if route is None:
+            return "unmatched"
+        return str(getattr(route, "path_format", None) or getattr(route, "path", "other"))
 
     @app.middleware("http")
     async def _measure(

@@ -13,11 +13,18 @@ def _no_nul(value: str) -> str:
     # PostgreSQL text cannot hold NUL; refuse it as bad input (422) instead of failing as a 500.
     if "\x00" in value:
         raise ValueError("must not contain NUL characters")
+    # JSON may carry lone surrogates ("\ud800"), which no UTF-8 encoder (argon2, the database
+    # drivers) accepts: refuse them here too, or they surface as a 500 deep in a service.
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode text (no lone surrogates)") from None
     return value
 
 
 Text = Annotated[str, AfterValidator(_no_nul)]
-"""A string without NUL bytes. Use it (with a max length) for every request string."""
+"""A string without NUL bytes or lone surrogates. Use it (with a max length) for every request
+string."""
 
 
 def _email(value: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -81,7 +82,7 @@ def create_runner_app(settings: Settings, *, clock: Clock | None = None) -> Fast
         development_only()
         runner = runner_of(request)
         profile = PersonaProfile(
-            user_id="00000000-0000-0000-0000-000000000000",  # type: ignore[arg-type]
+            user_id=uuid.UUID(int=0),
             email=email.strip().lower(),
             archetype="diag",
             system_prompt="diagnostic login check",

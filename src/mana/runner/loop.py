@@ -137,6 +137,27 @@ class Runner:
             self._wake.clear()
             await asyncio.wait(set(self.in_flight), return_when=asyncio.FIRST_COMPLETED)
 
+    async def tick_by_email(self, emails: list[str]) -> tuple[list[TickReport], list[str]]:
+        """Tick these personas once each, due or not, within the concurrency limit.
+
+        Returns the reports and the emails that could not be claimed (unknown, or leased by
+        another runner right now)."""
+        pending = list(emails)
+        unclaimed: list[str] = []
+        while pending or self.in_flight:
+            while pending and self.free_slots:
+                email = pending.pop(0)
+                profile = await self.internal.claim_one(
+                    email=email, runner_id=self.runner_id, lease_seconds=self.config.lease_seconds
+                )
+                if profile is None:
+                    unclaimed.append(email)
+                else:
+                    self.start(profile)
+            if self.in_flight:
+                await asyncio.wait(set(self.in_flight), return_when=asyncio.FIRST_COMPLETED)
+        return self.reports, unclaimed
+
     async def run_forever(self, stop: asyncio.Event) -> None:
         """The service loop. Returns after `stop` is set and in-flight ticks are wound down."""
         while not stop.is_set():

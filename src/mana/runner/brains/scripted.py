@@ -288,7 +288,7 @@ def note_for(
         reason = reasons[key].format(error=error, count=len(exp.errors))
     elif exp.slow_calls:
         reason = reasons["slow"].format(ms=round(exp.mean_latency_ms))
-    elif exp.empty_reads:
+    elif exp.empty_reads and rating < 5:  # only a complaint when it cost a point
         reason = reasons["empty"]
     else:
         reason = reasons["ok"]

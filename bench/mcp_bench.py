@@ -1,0 +1,458 @@
+"""MCP tool calls through the gateway, beside a bare SDK server measured in the same run.
+
+    python -m bench.mcp_bench                  # ~60 s: SQLite, and PostgreSQL if reachable
+    python -m bench.mcp_bench --seconds 5      # longer runs per measurement
+
+Each server runs in a process of its own (uvicorn, as `mana serve mcp` runs it), so its CPU time
+can be read from /proc and the client (the official `mcp` client, `mode="legacy"`, one stateful
+session per simulated user) does not share its interpreter. Measured per target and concurrency
+(1 and 10 sessions, each calling in a closed loop):
+
+  - calls/s, p50 and p95 round trip of `tools/call`;
+  - server CPU per call (user + system time of the server process / calls);
+
+for the baseline — the SDK's low-level `Server` + `StreamableHTTPSessionManager`
+(json_response=True) with one trivial echo tool, no auth, no database — and for Mana's gateway
+(bearer JWT via JWKS, space check, one transaction per call, log line, metrics) with the same
+echo tool (the gateway's own cost: no database work), a read tool (`todo.list`, 5 todos in the
+space, limit 5) and a write tool (`todo.create`). The ratio
+columns compare each row with the baseline at the same concurrency. A Python client cannot
+saturate a server (DESIGN §6), so at 10 sessions calls/s is partly the client's limit; server
+CPU per call is the figure that does not depend on that.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import multiprocessing
+import os
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import httpx2
+import mcp_types as types
+import uvicorn
+from mcp.client.streamable_http import streamable_http_client
+from mcp.server import Server, ServerRequestContext
+from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
+from starlette.applications import Starlette
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+
+from mana import migrate
+from mana.auth.app import create_auth_app
+from mana.config import Settings
+from mana.kit.server import BackgroundServer, free_port, uvicorn_config
+from mana.mcp.app import create_mcp_app
+from mana.tools.base import ToolInput, ToolOutput
+from mana.tools.registry import ToolContext, ToolSpec, exposed_tools
+from mcp import Client
+
+DEFAULT_DSN = os.environ.get(
+    "MANA_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+PASSWORD = "bench-password-0123456789"
+SERVICE_KEY = "bench-service-key-0123456789"
+CONCURRENCY = (1, 10)
+LIST_SIZE = 5
+ECHO_SCHEMA = {
+    "type": "object",
+    "properties": {"text": {"type": "string"}},
+    "required": ["text"],
+}
+
+
+# ---------------------------------------------------------------- servers (child processes)
+
+
+def bare_app() -> Starlette:
+    """The baseline: what the SDK costs by itself for one trivial tool."""
+
+    async def list_tools(
+        ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams | None
+    ) -> types.ListToolsResult:
+        return types.ListToolsResult(
+            tools=[
+                types.Tool(
+                    name="echo.say",
+                    description="Echo the text back.",
+                    input_schema={
+                        "type": "object",
+                        "properties": {"text": {"type": "string"}},
+                        "required": ["text"],
+                    },
+                    output_schema=ECHO_SCHEMA,
+                )
+            ]
+        )
+
+    async def call_tool(
+        ctx: ServerRequestContext[Any, Any], params: types.CallToolRequestParams
+    ) -> types.CallToolResult:
+        text = str((params.arguments or {}).get("text", ""))
+        return types.CallToolResult(
+            content=[types.TextContent(text=text)], structured_content={"text": text}
+        )
+
+    manager = StreamableHTTPSessionManager(
+        app=Server("bare", on_list_tools=list_tools, on_call_tool=call_tool),
+        json_response=True,
+        stateless=False,
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with manager.run():
+            yield
+
+    async def health(request: Any) -> PlainTextResponse:
+        return PlainTextResponse("ok")
+
+    return Starlette(
+        routes=[Route("/mcp", StreamableHTTPASGIApp(manager)), Route("/health", health)],
+        lifespan=lifespan,
+    )
+
+
+class EchoIn(ToolInput):
+    text: str
+
+
+class EchoOut(ToolOutput):
+    text: str
+
+
+async def echo(data: EchoIn, ctx: ToolContext) -> EchoOut:
+    return EchoOut(text=data.text)
+
+
+# The baseline's tool, served through the gateway: everything but the tool's own database work
+# (its transaction is never opened: the session connects lazily and nothing uses it).
+GATEWAY_ECHO = ToolSpec(
+    name="bench.echo",
+    description="Echo the text back (benchmark only).",
+    module="bench",
+    scope="user-space",
+    policy="read",
+    input_model=EchoIn,
+    output_model=EchoOut,
+    handler=echo,
+)
+
+
+def serve(kind: str, port: int, database_url: str, auth_url: str) -> None:
+    """Child process entry: one server, as `mana serve mcp` runs it."""
+    if kind == "bare":
+        app: Any = bare_app()
+    else:
+        app = create_mcp_app(
+            bench_settings(database_url, auth_url=auth_url),
+            tools={**exposed_tools(), GATEWAY_ECHO.name: GATEWAY_ECHO},
+        )
+    uvicorn.Server(uvicorn_config(app, host="127.0.0.1", port=port)).run()
+
+
+def bench_settings(database_url: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {"database_url": database_url, "service_key": SERVICE_KEY}
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@dataclass
+class ServerProcess:
+    kind: str
+    process: multiprocessing.process.BaseProcess
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def cpu_seconds(self) -> float:
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def start_server(kind: str, database_url: str = "", auth_url: str = "") -> ServerProcess:
+    port = free_port()
+    process = multiprocessing.get_context("spawn").Process(
+        target=serve, args=(kind, port, database_url, auth_url), daemon=True
+    )
+    process.start()
+    return ServerProcess(kind=kind, process=process, port=port)
+
+
+def wait_ready(server: ServerProcess, timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        if not server.process.is_alive():
+            raise RuntimeError(f"{server.kind} server exited during start-up")
+        with contextlib.suppress(httpx.TransportError):
+            if httpx.get(f"{server.url}/health", timeout=2).status_code == 200:
+                return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{server.kind} server did not start within {timeout}s")
+        time.sleep(0.1)
+
+
+def stop_server(server: ServerProcess) -> None:
+    server.process.terminate()
+    server.process.join(15)
+    if server.process.is_alive():
+        server.process.kill()
+
+
+# ---------------------------------------------------------------- databases
+
+
+@contextlib.contextmanager
+def sqlite_database() -> Iterator[str]:
+    with tempfile.TemporaryDirectory(prefix="mana-mcp-bench-") as directory:
+        url = f"sqlite:///{directory}/bench.db"
+        migrate.upgrade(url)
+        yield url
+
+
+async def _pg_admin(statement: str) -> None:
+    connection = await asyncpg.connect(DEFAULT_DSN, timeout=3)
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+@contextlib.contextmanager
+def postgres_database() -> Iterator[str | None]:
+    name = f"mana_mcp_bench_{uuid.uuid4().hex[:10]}"
+    try:
+        asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+        print(f"PostgreSQL not reachable ({type(exc).__name__}); SQLite only")
+        yield None
+        return
+    url = f"{DEFAULT_DSN.rsplit('/', 1)[0]}/{name}"
+    try:
+        migrate.upgrade(url)
+        yield url
+    finally:
+        asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def tokens(auth_url: str, count: int) -> list[str]:
+    """`count` fresh users, signed up and logged in like anyone else."""
+    out = []
+    with httpx.Client(base_url=auth_url, timeout=30) as client:
+        for _ in range(count):
+            email = f"bench.{uuid.uuid4().hex[:12]}@example.com"
+            client.post(
+                "/api/v1/auth/register", json={"email": email, "password": PASSWORD}
+            ).raise_for_status()
+            login = client.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD})
+            login.raise_for_status()
+            out.append(str(login.json()["token"]))
+    return out
+
+
+# ---------------------------------------------------------------- measuring
+
+
+@dataclass
+class Row:
+    target: str
+    concurrency: int
+    calls: int
+    seconds: float
+    latencies: list[float]
+    cpu_seconds: float
+    errors: int
+
+    @property
+    def rate(self) -> float:
+        return self.calls / self.seconds
+
+    def percentile(self, q: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+    @property
+    def cpu_ms_per_call(self) -> float:
+        return self.cpu_seconds / max(self.calls, 1) * 1000
+
+
+@contextlib.asynccontextmanager
+async def session(url: str, token: str | None) -> AsyncIterator[Client]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    http = httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(60.0))
+    async with (
+        http,
+        Client(streamable_http_client(f"{url}/mcp", http_client=http), mode="legacy") as client,
+    ):
+        yield client
+
+
+async def measure(
+    server: ServerProcess,
+    target: str,
+    tool: str,
+    arguments: dict[str, Any],
+    session_tokens: list[str | None],
+    seconds: float,
+    warmup: float,
+) -> Row:
+    latencies: list[float] = []
+    errors = 0
+    measuring = False
+    stop_at = 0.0
+
+    async def worker(client: Client) -> None:
+        nonlocal errors
+        while time.perf_counter() < stop_at:
+            start = time.perf_counter()
+            result = await client.call_tool(tool, arguments)
+            elapsed = time.perf_counter() - start
+            if measuring:
+                latencies.append(elapsed)
+                errors += int(result.is_error)
+
+    async with contextlib.AsyncExitStack() as stack:
+        clients = [await stack.enter_async_context(session(server.url, t)) for t in session_tokens]
+        for client in clients:
+            await client.list_tools()  # the client validates outputs against these schemas
+        stop_at = time.perf_counter() + warmup
+        await asyncio.gather(*(worker(c) for c in clients))
+        measuring = True
+        cpu_before = server.cpu_seconds()
+        started = time.perf_counter()
+        stop_at = started + seconds
+        await asyncio.gather(*(worker(c) for c in clients))
+        elapsed = time.perf_counter() - started
+        cpu = server.cpu_seconds() - cpu_before
+    return Row(target, len(clients), len(latencies), elapsed, latencies, cpu, errors)
+
+
+async def seed_todos(server: ServerProcess, session_tokens: list[str | None]) -> None:
+    for token in session_tokens:
+        async with session(server.url, token) as client:
+            for n in range(LIST_SIZE):
+                await client.call_tool("todo.create", {"title": f"seeded todo {n}"})
+
+
+def print_table(rows: list[Row]) -> None:
+    baseline = {r.concurrency: r for r in rows if r.target == "bare echo"}
+    header = (
+        f"{'target':<28}{'sessions':>9}{'calls/s':>10}{'p50 ms':>9}{'p95 ms':>9}"
+        f"{'CPU ms/call':>13}   {'vs bare: p50':>12}{'calls/s':>9}{'CPU':>7}"
+    )
+    print()
+    print(header)
+    print("-" * len(header))
+    for row in rows:
+        base = baseline[row.concurrency]
+        ratios = (
+            ""
+            if row is base
+            else f"{row.percentile(0.5) / base.percentile(0.5):>11.2f}x"
+            f"{row.rate / base.rate:>8.2f}x{row.cpu_ms_per_call / base.cpu_ms_per_call:>6.2f}x"
+        )
+        errors = f"  ({row.errors} errors)" if row.errors else ""
+        print(
+            f"{row.target:<28}{row.concurrency:>9}{row.rate:>10.0f}{row.percentile(0.5):>9.2f}"
+            f"{row.percentile(0.95):>9.2f}{row.cpu_ms_per_call:>13.2f}   {ratios}{errors}"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=2.0, help="measured time per row")
+    parser.add_argument("--warmup", type=float, default=0.5, help="unmeasured time per row")
+    args = parser.parse_args()
+    began = time.perf_counter()
+    rows: list[Row] = []
+    with contextlib.ExitStack() as stack:
+        bare = start_server("bare")
+        stack.callback(stop_server, bare)
+        backends: list[tuple[str, ServerProcess, list[str | None]]] = []
+        databases = [("sqlite", stack.enter_context(sqlite_database()))]
+        pg_url = stack.enter_context(postgres_database())
+        if pg_url is not None:
+            databases.append(("postgres", pg_url))
+        for backend, url in databases:
+            auth = stack.enter_context(BackgroundServer(create_auth_app(bench_settings(url))))
+            server = start_server("mana", url, auth.url)
+            stack.callback(stop_server, server)
+            backends.append((backend, server, list(tokens(auth.url, max(CONCURRENCY)))))
+        for server in [bare, *(s for _, s, _ in backends)]:
+            wait_ready(server)
+        print(f"servers up after {time.perf_counter() - began:.1f}s; measuring")
+
+        async def run_all() -> None:
+            for n in CONCURRENCY:
+                rows.append(
+                    await measure(
+                        bare,
+                        "bare echo",
+                        "echo.say",
+                        {"text": "hi"},
+                        [None] * n,
+                        args.seconds,
+                        args.warmup,
+                    )
+                )
+            for backend, server, session_tokens in backends:
+                await seed_todos(server, session_tokens)
+                for n in CONCURRENCY:
+                    if backend == "sqlite":
+                        rows.append(
+                            await measure(
+                                server,
+                                "mana echo (gateway, no DB)",
+                                GATEWAY_ECHO.name,
+                                {"text": "hi"},
+                                session_tokens[:n],
+                                args.seconds,
+                                args.warmup,
+                            )
+                        )
+                    rows.append(
+                        await measure(
+                            server,
+                            f"mana todo.list ({backend})",
+                            "todo.list",
+                            {"limit": LIST_SIZE},
+                            session_tokens[:n],
+                            args.seconds,
+                            args.warmup,
+                        )
+                    )
+                    rows.append(
+                        await measure(
+                            server,
+                            f"mana todo.create ({backend})",
+                            "todo.create",
+                            {"title": "bench todo", "priority": "high"},
+                            session_tokens[:n],
+                            args.seconds,
+                            args.warmup,
+                        )
+                    )
+
+        asyncio.run(run_all())
+    rows.sort(key=lambda r: (r.concurrency, r.target != "bare echo"))
+    print_table(rows)
+    print(
+        f"\ntotal {time.perf_counter() - began:.0f}s; python {sys.version.split()[0]}, {os.cpu_count()} CPUs"
+    )
+
+
+if __name__ == "__main__":
+    main()

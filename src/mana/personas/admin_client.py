@@ -1,0 +1,353 @@
+"""A small typed HTTP client for the auth service, as an operator (or a persona) uses it.
+
+The seed, spaces and cleanup pipelines talk to the auth service only through this client: the
+admin persona API with the admin token, and login + spaces with a persona's own token. Nothing
+here touches the database, so the same commands work against a local server and a deployment.
+
+Every request goes through one semaphore, so `concurrency` bounds what is in flight against the
+server no matter how many pipelines share the client. Failures become `ApiError` (the server's
+`{error, message}` and the HTTP status) or `ServiceUnreachable` (no HTTP answer at all), each
+with a message that reads well as one CLI line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Any, Self, TypeVar
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic.alias_generators import to_camel
+
+DEFAULT_CONCURRENCY = 4
+DEFAULT_TIMEOUT_SECONDS = 30.0
+PAGE_SIZE = 100
+
+ADMIN_PERSONAS = "/api/v1/admin/personas"
+
+
+class ClientError(Exception):
+    """Base of everything this client raises; `str()` is one readable line."""
+
+
+class ServiceUnreachable(ClientError):
+    """No HTTP answer: connection refused, DNS failure, timeout."""
+
+
+class ApiError(ClientError):
+    """The server answered with an error status."""
+
+    def __init__(
+        self, status: int, error: str, message: str, details: list[dict[str, Any]] | None = None
+    ) -> None:
+        self.status = status
+        self.error = error
+        self.message = message
+        self.details = details or []
+        super().__init__(f"{message} (HTTP {status} {error})")
+
+
+class _Model(BaseModel):
+    # Tolerant on purpose: the client must keep working when the server adds fields.
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+
+class UserInfo(_Model):
+    id: uuid.UUID
+    email: str
+    name: str | None = None
+    kind: str = "human"
+    tier: str = "public"
+    role: str = "user"
+    email_verified: bool = False
+
+
+class LoginSession(_Model):
+    token: str
+    user: UserInfo
+
+
+class UpsertResult(_Model):
+    user_id: uuid.UUID
+    email: str
+    created: bool
+
+
+class PersonaSummary(_Model):
+    user_id: uuid.UUID
+    email: str
+    name: str | None = None
+    archetype: str
+    tick_cadence: str = "daily"
+    last_active_at: datetime | None = None
+    created_at: datetime | None = None
+    actions_7d: int = Field(default=0, alias="actions7d")
+    avg_rating_7d: float | None = Field(default=None, alias="avgRating7d")
+
+
+class PersonaPage(_Model):
+    items: list[PersonaSummary]
+    next_cursor: str | None = None
+
+
+class PersonaInfo(PersonaSummary):
+    system_prompt: str = ""
+    module_mix: dict[str, float] = Field(default_factory=dict)
+
+
+class PersonaAction(_Model):
+    tool_name: str
+    result: str
+    error_message: str | None = None
+    latency_ms: int | None = None
+    created_at: datetime | None = None
+
+
+class PersonaTick(_Model):
+    status: str
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    tool_calls: int = 0
+    errors: int = 0
+    summary: str | None = None
+
+
+class ModuleFeedback(_Model):
+    module: str
+    avg_rating: float | None = None
+    count: int = 0
+    last_rating: int | None = None
+    last_at: datetime | None = None
+
+
+class PersonaDetail(_Model):
+    persona: PersonaInfo
+    recent_actions: list[PersonaAction] = Field(default_factory=list)
+    recent_ticks: list[PersonaTick] = Field(default_factory=list)
+    feedback_by_module: list[ModuleFeedback] = Field(default_factory=list)
+
+
+class SpaceInfo(_Model):
+    id: uuid.UUID
+    name: str
+    type: str
+    role: str
+
+
+class SpaceMember(_Model):
+    user_id: uuid.UUID
+    email: str
+    role: str
+
+
+class SpaceDetail(SpaceInfo):
+    members: list[SpaceMember] = Field(default_factory=list)
+
+
+class Invitation(_Model):
+    id: uuid.UUID
+    space_id: uuid.UUID
+    email: str
+    status: str
+
+
+_M = TypeVar("_M", bound=BaseModel)
+_T = TypeVar("_T")
+
+
+class AdminClient:
+    """Admin persona API (with the admin token) plus login and spaces (with a user's token).
+
+    Use as an async context manager; one instance shares one connection pool and one
+    concurrency limit across all pipelines that use it.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        admin_token: str | None = None,
+        *,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        timeout: float = DEFAULT_TIMEOUT_SECONDS,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        self.base_url = base_url.rstrip("/")
+        self._admin_token = admin_token
+        self._limit = asyncio.Semaphore(concurrency)
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url,
+            timeout=timeout,
+            transport=transport,
+            limits=httpx.Limits(max_connections=concurrency),
+        )
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # --- transport ------------------------------------------------------------------------
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        token: str | None,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+    ) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        async with self._limit:
+            try:
+                response = await self._http.request(
+                    method, path, json=json, params=params, headers=headers
+                )
+            except httpx.TransportError as exc:
+                reason = str(exc) or type(exc).__name__
+                raise ServiceUnreachable(
+                    f"cannot reach the auth service at {self.base_url}: {reason}"
+                ) from exc
+        if response.status_code >= 400:
+            raise _api_error(response)
+        return response
+
+    def _admin(self) -> str:
+        if not self._admin_token:
+            # The CLI checks this before building a client; this guards library callers.
+            raise ClientError("no admin token: pass --jwt=TOKEN or set MANA_ADMIN_JWT")
+        return self._admin_token
+
+    @staticmethod
+    def _parse(model: type[_M], response: httpx.Response) -> _M:
+        return _validate(TypeAdapter(model), response)
+
+    @staticmethod
+    def _parse_list(model: type[_M], response: httpx.Response) -> list[_M]:
+        return _validate(TypeAdapter(list[model]), response)  # type: ignore[valid-type]
+
+    # --- admin persona API ----------------------------------------------------------------
+
+    async def upsert_persona(self, body: dict[str, Any]) -> UpsertResult:
+        response = await self._request("POST", ADMIN_PERSONAS, token=self._admin(), json=body)
+        return self._parse(UpsertResult, response)
+
+    async def list_personas(
+        self, *, limit: int = PAGE_SIZE, cursor: str | None = None, archetype: str | None = None
+    ) -> PersonaPage:
+        params: dict[str, Any] = {"limit": limit}
+        if cursor:
+            params["cursor"] = cursor
+        if archetype:
+            params["archetype"] = archetype
+        response = await self._request("GET", ADMIN_PERSONAS, token=self._admin(), params=params)
+        return self._parse(PersonaPage, response)
+
+    async def iter_personas(
+        self, *, archetype: str | None = None, page_size: int = PAGE_SIZE
+    ) -> AsyncIterator[PersonaSummary]:
+        """Every live persona, following `nextCursor` until the last page."""
+        cursor: str | None = None
+        seen_cursors: set[str] = set()
+        while True:
+            page = await self.list_personas(limit=page_size, cursor=cursor, archetype=archetype)
+            for item in page.items:
+                yield item
+            if not page.next_cursor:
+                return
+            if page.next_cursor in seen_cursors:
+                # A server bug must not turn `cleanup` into an endless loop.
+                raise ClientError(f"the persona list repeats cursor {page.next_cursor!r}")
+            seen_cursors.add(page.next_cursor)
+            cursor = page.next_cursor
+
+    async def all_personas(self, *, archetype: str | None = None) -> list[PersonaSummary]:
+        return [p async for p in self.iter_personas(archetype=archetype)]
+
+    async def get_persona(self, user_id: uuid.UUID | str) -> PersonaDetail:
+        response = await self._request("GET", f"{ADMIN_PERSONAS}/{user_id}", token=self._admin())
+        return self._parse(PersonaDetail, response)
+
+    async def delete_persona(self, user_id: uuid.UUID | str) -> None:
+        await self._request("DELETE", f"{ADMIN_PERSONAS}/{user_id}", token=self._admin())
+
+    # --- as a user --------------------------------------------------------------------------
+
+    async def login(self, email: str, password: str) -> LoginSession:
+        response = await self._request(
+            "POST", "/api/v1/auth/login", token=None, json={"email": email, "password": password}
+        )
+        return self._parse(LoginSession, response)
+
+    async def list_spaces(self, token: str) -> list[SpaceInfo]:
+        response = await self._request("GET", "/api/v1/spaces", token=token)
+        return self._parse_list(SpaceInfo, response)
+
+    async def create_space(self, token: str, *, name: str, type: str) -> SpaceInfo:
+        response = await self._request(
+            "POST", "/api/v1/spaces", token=token, json={"name": name, "type": type}
+        )
+        return self._parse(SpaceInfo, response)
+
+    async def get_space(self, token: str, space_id: uuid.UUID) -> SpaceDetail:
+        response = await self._request("GET", f"/api/v1/spaces/{space_id}", token=token)
+        return self._parse(SpaceDetail, response)
+
+    async def invite(self, token: str, space_id: uuid.UUID, email: str) -> Invitation:
+        """Invite an email; an already pending invitation is returned as it is (HTTP 200)."""
+        response = await self._request(
+            "POST", f"/api/v1/spaces/{space_id}/invitations", token=token, json={"email": email}
+        )
+        return self._parse(Invitation, response)
+
+    async def pending_invitations(self, token: str) -> list[Invitation]:
+        response = await self._request("GET", "/api/v1/invitations", token=token)
+        return self._parse_list(Invitation, response)
+
+    async def accept_invitation(self, token: str, invitation_id: uuid.UUID) -> SpaceInfo:
+        response = await self._request(
+            "POST", f"/api/v1/invitations/{invitation_id}/accept", token=token
+        )
+        return self._parse(SpaceInfo, response)
+
+
+def _validate(adapter: TypeAdapter[_T], response: httpx.Response) -> _T:
+    """The answer as `adapter`'s type, or a one-line ClientError naming the first bad field."""
+    where = f"{response.request.method} {response.request.url.path}"
+    try:
+        return adapter.validate_json(response.content)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or "body"
+        raise ClientError(
+            f"unexpected answer from {where} (HTTP {response.status_code}): {field}: {first['msg']}"
+        ) from exc
+
+
+def _api_error(response: httpx.Response) -> ApiError:
+    error = "http_error"
+    message = response.reason_phrase or "error"
+    details: list[dict[str, Any]] | None = None
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        error = str(body.get("error") or error)
+        message = str(body.get("message") or message)
+        raw = body.get("details")
+        if isinstance(raw, list):
+            details = [d for d in raw if isinstance(d, dict)]
+    elif response.text.strip():
+        # A proxy's HTML error page: keep one short line of it.
+        message = response.text.strip().splitlines()[0][:200]
+    return ApiError(response.status_code, error, message, details)
