@@ -99,10 +99,13 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     async_url = async_database_url(url)
     if is_sqlite(url):
         _ensure_sqlite_directory(url)
-        engine = create_async_engine(async_url, echo=echo, connect_args={"timeout": 30})
+        engine = create_async_engine(
+            async_url, echo=echo, hide_parameters=True, connect_args={"timeout": 30}
+        )
         _configure_sqlite(engine)
         return engine.execution_options(schema_translate_map=SQLITE_SCHEMA_MAP)
-    return create_async_engine(async_url, echo=echo, pool_pre_ping=True)
+    # hide_parameters: error messages would otherwise carry user input (and hashes) into logs.
+    return create_async_engine(async_url, echo=echo, pool_pre_ping=True, hide_parameters=True)
 
 
 def _ensure_sqlite_directory(url: str) -> None:

@@ -17,6 +17,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from starlette.routing import Match
 
 
 def install_http_metrics(app: FastAPI, *, service: str) -> CollectorRegistry:
@@ -39,6 +40,11 @@ def install_http_metrics(app: FastAPI, *, service: str) -> CollectorRegistry:
         # instead finds nothing for included routers (FastAPI wraps them), so every request
         # was labelled "other".
         route = request.scope.get("route")
+        if route is None:
+            # Plain Starlette routes (the MCP endpoint) do not record themselves in the scope.
+            route = next(
+                (r for r in app.router.routes if r.matches(request.scope)[0] == Match.FULL), None
+            )
         if route is None:
             return "unmatched"
         return str(getattr(route, "path_format", None) or getattr(route, "path", "other"))

@@ -22,7 +22,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import mcp_types as types
-from mcp import MCPError
 from mcp.server import Server, ServerRequestContext
 from mcp_types import INVALID_REQUEST
 from pydantic import BaseModel, ValidationError
@@ -35,6 +34,7 @@ from mana.mcp.auth import PRINCIPAL_KEY, Principal
 from mana.mcp.metrics import Result, ToolMetrics
 from mana.mcp.runtime import McpRuntime
 from mana.tools.registry import ToolContext, ToolError, ToolSpec
+from mcp import MCPError
 
 logger = logging.getLogger(__name__)
 # One JSON line per tool call: {userId, kind, tool, inputHash, latencyMs, result}.
@@ -60,7 +60,7 @@ def describe(spec: ToolSpec) -> types.Tool:
         output_schema=spec.output_schema,
         annotations=types.ToolAnnotations(
             read_only_hint=read_only,
-            destructive_hint=False if not read_only else None,
+            destructive_hint=None if read_only else False,
             open_world_hint=False,
         ),
     )
