@@ -42,6 +42,7 @@ import httpx
 import httpx2
 import mcp_types as types
 import uvicorn
+from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.server import Server, ServerRequestContext
 from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
@@ -56,7 +57,6 @@ from mana.kit.server import BackgroundServer, free_port, uvicorn_config
 from mana.mcp.app import create_mcp_app
 from mana.tools.base import ToolInput, ToolOutput
 from mana.tools.registry import ToolContext, ToolSpec, exposed_tools
-from mcp import Client
 
 DEFAULT_DSN = os.environ.get(
     "MANA_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"

@@ -12,4 +12,5 @@ pytest_plugins = [
     "tests.fixtures.servers",
     "tests.fixtures.personas",
     "tests.fixtures.mcp",
+    "tests.fixtures.runner",
 ]

@@ -11,10 +11,10 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from mcp import MCPError
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 
 from mana.kit.server import free_port
-from mcp import MCPError
 from tests.fixtures.database import Db
 from tests.fixtures.mcp import (
     McpService,

@@ -8,8 +8,8 @@ from typing import Any
 
 import httpx
 import pytest
-
 from mcp import MCPError
+
 from tests.fixtures.database import Db
 from tests.fixtures.mcp import (
     McpService,

@@ -79,8 +79,13 @@ async def login(
                 "too many sign-in attempts; try again later", retry_after=retry_after
             )
     per_client.hit(client)
+    candidate = await service.find_sign_in_user(session, email=body.email)
+    # End the lookup's transaction before hashing: on SQLite every transaction holds the
+    # database's write lock, and hashing inside it let only one sign-in (or any other write)
+    # proceed at a time. The refresh token below is written in a transaction of its own.
+    await session.commit()
     try:
-        user = await service.authenticate(session, email=body.email, password=body.password)
+        user = await service.check_password(candidate, body.password)
     except service.InvalidCredentials:
         # Only failures count against the account: a legitimate user is never locked out.
         per_account.hit(account_key)

@@ -61,9 +61,11 @@ async def sign_up(
             f"password {exc}", details=[{"field": "password", "message": str(exc)}]
         ) from exc
     email = normalize_email(email)
+    # Hash before the first query: on SQLite that query opens a transaction holding the
+    # database's write lock, which would otherwise be held for the ~30 ms of hashing.
+    password_hash = await passwords.hash_password(password)
     if await get_user_by_email(session, email) is not None:
         raise EmailTaken("an account with this email already exists")
-    password_hash = await passwords.hash_password(password)
     user = User(
         id=uuid.uuid4(),
         email=email,
@@ -97,12 +99,18 @@ async def sign_up(
     return user
 
 
-async def authenticate(session: AsyncSession, *, email: str, password: str) -> User:
-    """Unknown email, wrong password and deleted user fail identically, in similar time."""
+async def find_sign_in_user(session: AsyncSession, *, email: str) -> User | None:
+    """The user who may sign in with this email: None for an unknown or a deleted account."""
     user = await get_user_by_email(session, email)
-    usable = user is not None and user.deleted_at is None
-    ok = await passwords.verify_password(user.password_hash if usable and user else None, password)
-    if not ok or user is None or not usable:
+    return user if user is not None and user.deleted_at is None else None
+
+
+async def check_password(user: User | None, password: str) -> User:
+    """Unknown email, wrong password and deleted user fail identically, in similar time (with
+    no user, a dummy hash is verified). Needs no session: callers can (and on SQLite should)
+    end their read transaction before this ~30 ms of hashing."""
+    ok = await passwords.verify_password(user.password_hash if user else None, password)
+    if not ok or user is None:
         raise InvalidCredentials()
     return user
 

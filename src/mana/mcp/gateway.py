@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import mcp_types as types
+from mcp import MCPError
 from mcp.server import Server, ServerRequestContext
 from mcp_types import INVALID_REQUEST
 from pydantic import BaseModel, ValidationError
@@ -34,7 +35,6 @@ from mana.mcp.auth import PRINCIPAL_KEY, Principal
 from mana.mcp.metrics import Result, ToolMetrics
 from mana.mcp.runtime import McpRuntime
 from mana.tools.registry import ToolContext, ToolError, ToolSpec
-from mcp import MCPError
 
 logger = logging.getLogger(__name__)
 # One JSON line per tool call: {userId, kind, tool, inputHash, latencyMs, result}.

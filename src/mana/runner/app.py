@@ -17,6 +17,8 @@ from mana import __version__
 from mana.config import Settings
 from mana.kit.clock import Clock
 from mana.kit.errors import NotFound, install_error_handlers
+from mana.runner.brains import get_brain
+from mana.runner.brains.base import Brain
 from mana.runner.loop import Runner
 from mana.runner.metrics import RunnerMetrics
 from mana.runner.service import build_runner, check_runner_settings
@@ -24,22 +26,33 @@ from mana.runner.session import LoginFailed
 from mana.runner.types import PersonaProfile
 
 
-def create_runner_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
+def create_runner_app(
+    settings: Settings, *, clock: Clock | None = None, brain: Brain | None = None
+) -> FastAPI:
+    """The runner service. Refuses bad configuration here, before serving: production secrets
+    (ProductionConfigError), an unknown brain (UnknownBrain) or a brain's missing API key
+    (BrainConfigError). The app owns its brain and closes it at shutdown."""
     check_runner_settings(settings)
+    the_brain = brain or get_brain(settings.brain, settings)
     metrics = RunnerMetrics()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stop = asyncio.Event()
-        async with build_runner(settings, clock=clock, metrics=metrics) as runner:
-            app.state.runner = runner
-            loop_task = asyncio.create_task(runner.run_forever(stop), name="runner-loop")
-            try:
-                yield
-            finally:
-                # Stop claiming, let in-flight ticks finish or cancel them (they still post).
-                stop.set()
-                await loop_task
+        try:
+            async with build_runner(
+                settings, brain=the_brain, clock=clock, metrics=metrics
+            ) as runner:
+                app.state.runner = runner
+                loop_task = asyncio.create_task(runner.run_forever(stop), name="runner-loop")
+                try:
+                    yield
+                finally:
+                    # Stop claiming, let in-flight ticks finish or cancel them (they still post).
+                    stop.set()
+                    await loop_task
+        finally:
+            await the_brain.aclose()
 
     app = FastAPI(title="Mana persona runner", version=__version__, lifespan=lifespan)
     install_error_handlers(app)
@@ -59,6 +72,9 @@ def create_runner_app(settings: Settings, *, clock: Clock | None = None) -> Fast
             "paused": runner.paused,
             "inFlight": len(runner.in_flight),
             "concurrency": runner.config.concurrency,
+            # The loop's heartbeat: passes keep counting while paused, so a stalled loop shows.
+            "passes": runner.passes,
+            "lastPassAt": runner.last_pass_at.isoformat() if runner.last_pass_at else None,
         }
 
     @app.get("/metrics", include_in_schema=False)

@@ -15,6 +15,7 @@ import socket
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from mana.runner.brains.base import Brain
 from mana.runner.internal_client import InternalApi
@@ -68,6 +69,9 @@ class Runner:
         self.reports: list[TickReport] = []
         self._wake = asyncio.Event()
         self._pass_lock = asyncio.Lock()
+        # Loop liveness for /health: a paused or idle loop still counts its passes.
+        self.passes = 0
+        self.last_pass_at: datetime | None = None
 
     @property
     def runner_id(self) -> str:
@@ -107,7 +111,10 @@ class Runner:
 
     async def _run(self, persona: PersonaProfile, seed: int | None) -> TickReport | None:
         try:
-            report = await run_tick(persona, self.brain_factory(), self.deps, seed=seed)
+            # `observe` also sees a tick cancelled at shutdown: it is counted and reported too.
+            return await run_tick(
+                persona, self.brain_factory(), self.deps, seed=seed, observe=self._observe
+            )
         except asyncio.CancelledError:
             raise
         except Exception:  # e.g. the tick could not even be started: the lease will expire
@@ -115,8 +122,6 @@ class Runner:
             self.metrics.ticks.labels("error").inc()
             self.metrics.errors.inc()
             return None
-        self._observe(report)
-        return report
 
     def _observe(self, report: TickReport) -> None:
         self.reports.append(report)
@@ -130,12 +135,16 @@ class Runner:
 
     async def drain(self) -> list[TickReport]:
         """Tick every due persona once (claiming as slots free up) and wait for all of them."""
-        while True:
-            await self.claim_and_start()
-            if not self.in_flight:
-                return self.reports
-            self._wake.clear()
-            await asyncio.wait(set(self.in_flight), return_when=asyncio.FIRST_COMPLETED)
+        try:
+            while True:
+                await self.claim_and_start()
+                if not self.in_flight:
+                    return self.reports
+                self._wake.clear()
+                await asyncio.wait(set(self.in_flight), return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            await self._cancel_in_flight()
+            raise
 
     async def tick_by_email(self, emails: list[str]) -> tuple[list[TickReport], list[str]]:
         """Tick these personas once each, due or not, within the concurrency limit.
@@ -144,29 +153,38 @@ class Runner:
         another runner right now)."""
         pending = list(emails)
         unclaimed: list[str] = []
-        while pending or self.in_flight:
-            while pending and self.free_slots:
-                email = pending.pop(0)
-                profile = await self.internal.claim_one(
-                    email=email, runner_id=self.runner_id, lease_seconds=self.config.lease_seconds
-                )
-                if profile is None:
-                    unclaimed.append(email)
-                else:
-                    self.start(profile)
-            if self.in_flight:
-                await asyncio.wait(set(self.in_flight), return_when=asyncio.FIRST_COMPLETED)
+        try:
+            while pending or self.in_flight:
+                while pending and self.free_slots:
+                    email = pending.pop(0)
+                    profile = await self.internal.claim_one(
+                        email=email,
+                        runner_id=self.runner_id,
+                        lease_seconds=self.config.lease_seconds,
+                    )
+                    if profile is None:
+                        unclaimed.append(email)
+                    else:
+                        self.start(profile)
+                if self.in_flight:
+                    await asyncio.wait(set(self.in_flight), return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            await self._cancel_in_flight()
+            raise
         return self.reports, unclaimed
 
     async def run_forever(self, stop: asyncio.Event) -> None:
         """The service loop. Returns after `stop` is set and in-flight ticks are wound down."""
         while not stop.is_set():
+            # Cleared before claiming: a tick that ends during the claim wakes the next pass.
+            self._wake.clear()
+            self.passes += 1
+            self.last_pass_at = self.deps.clock.now()
             if not self.paused:
                 try:
                     await self.claim_and_start()
                 except Exception:  # the auth service may be down for a moment; try next interval
                     logger.exception("claiming due personas failed")
-            self._wake.clear()
             waiters = {asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())}
             _, pending = await asyncio.wait(
                 waiters, timeout=self.config.interval_seconds, return_when=asyncio.FIRST_COMPLETED
@@ -187,3 +205,12 @@ class Runner:
             task.cancel()
         if pending:
             await asyncio.gather(*pending, return_exceptions=True)
+
+    async def _cancel_in_flight(self) -> None:
+        """The caller itself is being cancelled (Ctrl-C in `tick --once`): cancel the ticks and
+        let each post what it did, so their leases are released instead of left to expire."""
+        tasks = set(self.in_flight)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)

@@ -47,16 +47,22 @@ def check_runner_settings(settings: Settings) -> None:
 async def build_runner(
     settings: Settings,
     *,
-    brain: str | None = None,
+    brain: str | Brain | None = None,
     clock: Clock | None = None,
     metrics: RunnerMetrics | None = None,
     runner_id: str | None = None,
     on_report: Callable[[TickReport], None] | None = None,
 ) -> AsyncIterator[Runner]:
+    """A Runner wired from settings. `brain` is a name (default: settings.brain) or a ready
+    instance (tests, benches, the runner service), which the caller then owns and closes."""
     check_runner_settings(settings)
     # Built once, before anything is claimed: an unknown name or a missing API key fails here.
     # One instance serves every tick, so a brain's per-day budget spans the whole process.
-    the_brain = get_brain(brain or settings.brain, settings)
+    the_brain: Brain
+    if brain is None or isinstance(brain, str):
+        the_brain, owned = get_brain(brain or settings.brain, settings), True
+    else:
+        the_brain, owned = brain, False
 
     def brain_factory() -> Brain:
         return the_brain
@@ -84,4 +90,5 @@ async def build_runner(
                 on_report=on_report,
             )
         finally:
-            await the_brain.aclose()
+            if owned:
+                await the_brain.aclose()

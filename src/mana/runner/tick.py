@@ -12,6 +12,7 @@ import logging
 import random
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from mana.kit.clock import Clock
@@ -90,7 +91,10 @@ async def run_tick(
     *,
     seed: int | None = None,
     tick_id: uuid.UUID | None = None,
+    observe: Callable[[TickReport], None] | None = None,
 ) -> TickReport:
+    """Run one tick and post it. `observe` sees the posted report in every outcome, including
+    a cancelled tick (which then re-raises CancelledError and so returns no report)."""
     tick_id = tick_id or uuid.uuid4()
     seed = tick_seed(persona, tick_id) if seed is None else seed
     rng = random.Random(seed)
@@ -150,6 +154,8 @@ async def run_tick(
             report.actions = list(toolbox.records)
         report.duration_s = time.perf_counter() - started
     await _post(report, brain, deps)
+    if observe is not None:
+        observe(report)
     if cancelled:
         raise asyncio.CancelledError
     return report

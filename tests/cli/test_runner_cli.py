@@ -1,0 +1,84 @@
+"""`mana runner tick --once` as an operator runs it, against the real servers: a progress line
+per persona, a summary table, exit 1 when a persona's tick failed, one clear line for every
+refusal."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mana.kit.server import free_port
+from tests.cli.conftest import one_line_error
+from tests.fixtures.runner import RunnerWorld
+from tests.personas.seed_support import CliResult, cli_env, run_cli_concurrently
+
+
+def only_error_line(result: CliResult) -> str:
+    assert result.returncode == 1, result
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result
+    assert lines[0].startswith("error: "), result
+    return lines[0]
+
+
+def test_tick_once_for_one_persona_shows_progress_and_a_table_and_exits_by_outcome(
+    runner_world: RunnerWorld, tmp_path: Path
+) -> None:
+    good_id, good = runner_world.create_persona(module_mix={"journal": 1})
+    bad_id, bad = runner_world.create_persona(secret="a-different-seed-secret")
+    env = runner_world.cli_env()
+
+    ok, failed, unknown = run_cli_concurrently(
+        [
+            (["runner", "tick", "--once", "--persona", good], env),
+            (["runner", "tick", "--once", "--persona", bad, "--brain", "scripted"], env),
+            (["runner", "tick", "--once", "--persona", "nobody.at.all@mana.test"], env),
+        ],
+        cwd=tmp_path,
+    )
+
+    assert ok.returncode == 0, ok
+    (tick,) = runner_world.ticks(good_id)
+    assert tick.status == "ok"
+    assert f"✓ {good}: ok, {tick.tool_calls} calls, 0 errors" in ok.stdout
+    assert "persona ticks" in ok.stdout  # the table's title
+    row = next(line for line in ok.stdout.splitlines() if good in line and "│" in line)
+    cells = [c.strip() for c in row.strip("│ ").split("│")]
+    assert cells[:4] == [good, "ok", str(tick.tool_calls), "0"]
+    assert cells[4].startswith("journal ")
+
+    assert only_error_line(failed) == "error: 1 of 1 persona ticks failed"
+    assert f"✗ {bad}: error, 0 calls, 0 errors" in failed.stdout
+    assert "error: login failed (401)" in failed.stdout
+    assert runner_world.tick_statuses(bad_id) == ["error"]
+
+    assert only_error_line(unknown) == "error: no persona with email nobody.at.all@mana.test"
+
+
+def test_runner_commands_refuse_what_they_cannot_do_in_one_line(tmp_path: Path) -> None:
+    nowhere = f"http://127.0.0.1:{free_port()}"
+    env = cli_env(
+        MANA_AUTH_URL=nowhere,
+        MANA_MCP_URL=f"{nowhere}/mcp",
+        MANA_SERVICE_KEY="a-service-key-0123456789",
+        PERSONA_SEED_SECRET="a-seed-secret",
+    )
+    production = {**env, "MANA_ENV": "production", "MANA_SERVICE_KEY": "mana-dev-service-key"}
+    port = str(free_port())
+
+    without_once, bad_brain, unreachable, serve_prod, serve_brain = run_cli_concurrently(
+        [
+            (["runner", "tick"], env),
+            (["runner", "tick", "--once", "--brain", "clever"], env),
+            (["runner", "tick", "--once"], env),
+            (["serve", "runner", "--port", port], production),
+            (["serve", "runner", "--port", port], {**env, "MANA_BRAIN": "clever"}),
+        ],
+        cwd=tmp_path,
+    )
+
+    assert "--once" in only_error_line(without_once)
+    assert "unknown brain 'clever'" in only_error_line(bad_brain)
+    assert f"cannot reach the auth service at {nowhere}" in only_error_line(unreachable)
+    line = one_line_error(serve_prod)  # type: ignore[arg-type]
+    assert "MANA_SERVICE_KEY" in line and "MANA_ENV=production" in line
+    assert "unknown brain 'clever'" in one_line_error(serve_brain)  # type: ignore[arg-type]
