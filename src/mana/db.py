@@ -70,6 +70,21 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
 JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
 
 
+def one_of(column: str, values: tuple[str, ...]) -> str:
+    """SQL for a CHECK constraint that keeps an enum-like text column within its values."""
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+async def database_ok(engine: AsyncEngine) -> str | None:
+    """None when the database answers, else a short reason (for /health; never raises)."""
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(sa.text("SELECT 1"))
+    except Exception as exc:  # any driver error means "not healthy": reported, not raised
+        return f"database unreachable: {type(exc).__name__}"
+    return None
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
@@ -15,7 +14,7 @@ from mana.auth.keys import KeyRing
 from mana.auth.routes import router as auth_router
 from mana.auth.routes import well_known
 from mana.config import Settings
-from mana.db import create_engine, create_sessionmaker
+from mana.db import create_engine, create_sessionmaker, database_ok
 from mana.kit.clock import Clock
 from mana.kit.errors import error_body, install_error_handlers
 from mana.kit.observability import install_http_metrics
@@ -65,14 +64,9 @@ def create_auth_app(settings: Settings, *, clock: Clock | None = None) -> FastAP
 
     @app.get("/health", tags=["ops"])
     async def health(request: Request) -> JSONResponse:
-        try:
-            async with request.app.state.engine.connect() as connection:
-                await connection.execute(sa.text("SELECT 1"))
-        except Exception as exc:  # any driver error means "not healthy", reported, not raised
-            return JSONResponse(
-                error_body("unhealthy", f"database unreachable: {type(exc).__name__}"),
-                status_code=503,
-            )
+        problem = await database_ok(request.app.state.engine)
+        if problem is not None:
+            return JSONResponse(error_body("unhealthy", problem), status_code=503)
         return JSONResponse({"status": "ok", "service": "auth", "version": __version__})
 
     return app

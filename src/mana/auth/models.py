@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mana.db import Base, JSONType, UTCDateTime, new_id, utcnow
+from mana.db import Base, JSONType, UTCDateTime, new_id, one_of, utcnow
 
 USER_KINDS = ("human", "persona", "system")
 ACCESS_TIERS = ("public", "beta", "alpha", "founder")
@@ -20,16 +20,12 @@ MEMBER_ROLES = ("owner", "member")
 INVITATION_STATUSES = ("pending", "accepted", "revoked")
 
 
-def _in(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
-
-
 class User(Base):
     __tablename__ = "users"
     __table_args__ = (
-        sa.CheckConstraint(_in("kind", USER_KINDS), name="kind"),
-        sa.CheckConstraint(_in("access_tier", ACCESS_TIERS), name="access_tier"),
-        sa.CheckConstraint(_in("role", USER_ROLES), name="role"),
+        sa.CheckConstraint(one_of("kind", USER_KINDS), name="kind"),
+        sa.CheckConstraint(one_of("access_tier", ACCESS_TIERS), name="access_tier"),
+        sa.CheckConstraint(one_of("role", USER_ROLES), name="role"),
         {"schema": "auth"},
     )
 
@@ -57,7 +53,7 @@ SPACE_NAME_MAX_LENGTH = 120
 class Space(Base):
     __tablename__ = "spaces"
     __table_args__ = (
-        sa.CheckConstraint(_in("type", SPACE_TYPES), name="type"),
+        sa.CheckConstraint(one_of("type", SPACE_TYPES), name="type"),
         # A personal space belongs to exactly one user and goes with that user (cascade).
         sa.CheckConstraint(
             "(type = 'personal') = (personal_owner_id IS NOT NULL)", name="personal_owner"
@@ -77,7 +73,7 @@ class Space(Base):
 class SpaceMember(Base):
     __tablename__ = "space_members"
     __table_args__ = (
-        sa.CheckConstraint(_in("role", MEMBER_ROLES), name="role"),
+        sa.CheckConstraint(one_of("role", MEMBER_ROLES), name="role"),
         {"schema": "auth"},
     )
 
@@ -94,7 +90,7 @@ class SpaceMember(Base):
 class SpaceInvitation(Base):
     __tablename__ = "space_invitations"
     __table_args__ = (
-        sa.CheckConstraint(_in("status", INVITATION_STATUSES), name="status"),
+        sa.CheckConstraint(one_of("status", INVITATION_STATUSES), name="status"),
         sa.UniqueConstraint("space_id", "email"),
         {"schema": "auth"},
     )

@@ -20,7 +20,6 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
 import httpx
-import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
@@ -29,7 +28,7 @@ from starlette.routing import Route
 
 from mana import __version__
 from mana.config import Settings
-from mana.db import create_engine, create_sessionmaker
+from mana.db import create_engine, create_sessionmaker, database_ok
 from mana.kit.clock import Clock
 from mana.kit.errors import error_body, install_error_handlers
 from mana.kit.observability import install_http_metrics
@@ -126,14 +125,9 @@ def create_mcp_app(
 
     @app.get("/health", tags=["ops"])
     async def health(request: Request) -> JSONResponse:
-        try:
-            async with request.app.state.engine.connect() as connection:
-                await connection.execute(sa.text("SELECT 1"))
-        except Exception as exc:  # any driver error means "not healthy", reported, not raised
-            return JSONResponse(
-                error_body("unhealthy", f"database unreachable: {type(exc).__name__}"),
-                status_code=503,
-            )
+        problem = await database_ok(request.app.state.engine)
+        if problem is not None:
+            return JSONResponse(error_body("unhealthy", problem), status_code=503)
         return JSONResponse(
             {
                 "status": "ok",

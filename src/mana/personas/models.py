@@ -9,21 +9,17 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mana.db import Base, JSONType, UTCDateTime, new_id, utcnow
+from mana.db import Base, JSONType, UTCDateTime, new_id, one_of, utcnow
 
 TICK_CADENCES = ("daily", "weekdays", "hourly")
 ACTION_RESULTS = ("ok", "error")
 TICK_STATUSES = ("running", "ok", "error", "timeout")
 
 
-def _in(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
-
-
 class Persona(Base):
     __tablename__ = "personas"
     __table_args__ = (
-        sa.CheckConstraint(_in("tick_cadence", TICK_CADENCES), name="tick_cadence"),
+        sa.CheckConstraint(one_of("tick_cadence", TICK_CADENCES), name="tick_cadence"),
         {"schema": "auth"},
     )
 
@@ -48,7 +44,7 @@ class Persona(Base):
 class PersonaTick(Base):
     __tablename__ = "persona_ticks"
     __table_args__ = (
-        sa.CheckConstraint(_in("status", TICK_STATUSES), name="status"),
+        sa.CheckConstraint(one_of("status", TICK_STATUSES), name="status"),
         sa.Index("ix_persona_ticks_persona_started", "persona_id", "started_at"),
         {"schema": "auth"},
     )
@@ -73,7 +69,7 @@ class PersonaTick(Base):
 class PersonaAction(Base):
     __tablename__ = "persona_actions"
     __table_args__ = (
-        sa.CheckConstraint(_in("result", ACTION_RESULTS), name="result"),
+        sa.CheckConstraint(one_of("result", ACTION_RESULTS), name="result"),
         sa.UniqueConstraint("tick_id", "seq"),
         sa.Index("ix_persona_actions_persona_created", "persona_id", "created_at"),
         sa.Index("ix_persona_actions_tick", "tick_id"),
