@@ -80,7 +80,7 @@ class ClaimSpy:
             self.claimed += [p.email for p in personas]
             return personas
 
-        self.runner.internal.claim = claim  # type: ignore[method-assign]
+        self.runner.internal.claim = claim
 
 
 def test_the_loop_runs_at_most_concurrency_ticks_at_once_claiming_only_free_slots(

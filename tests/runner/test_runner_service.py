@@ -22,6 +22,7 @@ from tests.fixtures.runner import (
     metric_value,
     wait_until,
 )
+from tests.fixtures.servers import make_settings
 
 METRIC_FAMILIES = (
     "persona_ticks_total",
@@ -100,15 +101,20 @@ def test_diag_endpoints_do_not_exist_in_production(runner_world: RunnerWorld) ->
         assert login.json()["error"] == "not_found"
 
 
-def test_the_runner_refuses_bad_configuration_before_serving(runner_world: RunnerWorld) -> None:
+def test_the_runner_refuses_bad_configuration_before_serving(tmp_path: Path) -> None:
+    unused = f"sqlite:///{tmp_path / 'unused.db'}"  # the runner never opens a database
+
+    def settings(**overrides: object) -> Settings:
+        return make_settings(unused, **overrides)
+
     with pytest.raises(ProductionConfigError, match="MANA_SERVICE_KEY"):
-        create_runner_app(production(runner_world, service_key="mana-dev-service-key"))
+        create_runner_app(settings(env="production", service_key="mana-dev-service-key"))
     with pytest.raises(ProductionConfigError, match="PERSONA_SEED_SECRET"):
-        create_runner_app(production(runner_world, persona_seed_secret=None))
+        create_runner_app(settings(env="production", persona_seed_secret=None))
     with pytest.raises(UnknownBrain, match="unknown brain 'clever'"):
-        create_runner_app(runner_world.settings(brain="clever"))
+        create_runner_app(settings(brain="clever"))
     with pytest.raises(BrainConfigError, match="ANTHROPIC_API_KEY"):
-        create_runner_app(runner_world.settings(brain="anthropic", anthropic_api_key=None))
+        create_runner_app(settings(brain="anthropic", anthropic_api_key=None))
 
 
 def test_a_paused_loop_claims_nothing_until_an_operator_asks(

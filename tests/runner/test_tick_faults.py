@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from anyio import ClosedResourceError
 from prometheus_client import generate_latest
 
 from mana.runner.brains.base import DayContext, Experience, ToolBox
@@ -283,10 +284,87 @@ def test_the_hanging_tool_is_the_real_one_once_released(
 ) -> None:
     """Guards the two tests above: the injected tool differs from the real one only by hanging."""
     hanging.released.set()
-    persona_id, email = runner_world.create_persona(module_mix=HABITS_ONLY)
+    _, email = runner_world.create_persona(module_mix=HABITS_ONLY)
     settings = runner_world.settings(mcp_url=hanging_mcp.endpoint)
     (report,) = tick_by_email(settings, [email])
     assert report.status == "ok"
     logged = [a for a in report.actions if a.tool_name == "habits.log"]
     assert logged and all(a.result == "ok" for a in logged)
     assert LogHabit.model_json_schema()  # the same input model as the registry's tool
+
+
+def test_cancelling_a_pass_winds_its_ticks_down_and_records_them(
+    runner_world: RunnerWorld, hanging_mcp: McpService, hanging: HangingHabitLog
+) -> None:
+    """What Ctrl-C does to `mana runner tick --once`: the pass is cancelled, its ticks are
+    cancelled too and still post what they did, so no lease is left to expire."""
+    persona_id, email = runner_world.create_persona(module_mix=HABITS_ONLY)
+    settings = runner_world.settings(mcp_url=hanging_mcp.endpoint)
+
+    async def run() -> None:
+        async with asyncio.timeout(RUN_TIMEOUT_SECONDS):
+            async with in_process_runner(settings) as runner:
+                task = asyncio.create_task(runner.tick_by_email([email]))
+                await asyncio.to_thread(hanging.entered.wait, 30)
+                task.cancel()
+                with pytest.raises(asyncio.CancelledError):
+                    await task
+                assert not runner.in_flight
+                assert [r.status for r in runner.reports] == ["error"]
+
+    asyncio.run(run())
+    (tick,) = runner_world.ticks(persona_id)
+    assert (tick.status, tick.error_message) == ("error", "runner shut down during the tick")
+    assert len(runner_world.actions(tick.id)) == 3
+    assert runner_world.lease(persona_id) == (None, None)
+
+
+class DisguisingBrain(ScriptedBrain):
+    """Waits mid-day; when cancelled, does what the MCP client's task group can do while it
+    unwinds: withdraw the task's cancel request and raise its children's errors instead."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waiting = asyncio.Event()
+
+    async def run_day(self, day: DayContext, toolbox: ToolBox) -> None:
+        await toolbox.call("mood.recent", {"days": 7})
+        self.waiting.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            assert task is not None
+            task.uncancel()
+            raise ExceptionGroup(
+                "unhandled errors in a TaskGroup", [ClosedResourceError()]
+            ) from None
+
+
+def test_a_shutdown_disguised_as_an_error_by_a_library_is_still_recorded_as_a_shutdown(
+    runner_world: RunnerWorld,
+) -> None:
+    persona_id, email = runner_world.create_persona()
+    brain = DisguisingBrain()
+
+    async def run() -> None:
+        async with asyncio.timeout(RUN_TIMEOUT_SECONDS):
+            async with in_process_runner(runner_world.settings(), brain=brain) as runner:
+                runner.config.shutdown_grace_seconds = 0
+                profile = await runner.internal.claim_one(
+                    email=email, runner_id=runner.runner_id, lease_seconds=600
+                )
+                assert profile is not None
+                task = runner.start(profile)
+                await brain.waiting.wait()
+                await runner.shutdown()
+                assert task.cancelled()
+                assert [r.error_message for r in runner.reports] == [
+                    "runner shut down during the tick"
+                ]
+
+    asyncio.run(run())
+    (tick,) = runner_world.ticks(persona_id)
+    assert (tick.status, tick.error_message) == ("error", "runner shut down during the tick")
+    assert [a.tool_name for a in runner_world.actions(tick.id)] == ["mood.recent"]
+    assert runner_world.lease(persona_id) == (None, None)

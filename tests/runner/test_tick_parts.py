@@ -159,7 +159,7 @@ def action(seq: int, tool: str, result: str = "ok") -> ActionRecord:
         seq=seq,
         tool_name=tool,
         input_hash="0" * 64,
-        result=result,  # type: ignore[arg-type]
+        result=result,
         error_message=None if result == "ok" else "bad\nsecond line",
         latency_ms=3,
         created_at=NOW,

@@ -66,6 +66,8 @@ class Runner:
         self.paused = paused
         self.on_report = on_report
         self.in_flight: set[asyncio.Task[TickReport | None]] = set()
+        # Ticks this runner cancelled on purpose: they finish as "runner shut down".
+        self._stopping: set[asyncio.Task[TickReport | None]] = set()
         self.reports: list[TickReport] = []
         self._wake = asyncio.Event()
         self._pass_lock = asyncio.Lock()
@@ -106,14 +108,21 @@ class Runner:
 
     def _done(self, task: asyncio.Task[TickReport | None]) -> None:
         self.in_flight.discard(task)
+        self._stopping.discard(task)
         self.metrics.in_flight.set(len(self.in_flight))
         self._wake.set()  # a slot is free: claim again without waiting for the interval
 
     async def _run(self, persona: PersonaProfile, seed: int | None) -> TickReport | None:
+        task = asyncio.current_task()
         try:
             # `observe` also sees a tick cancelled at shutdown: it is counted and reported too.
             return await run_tick(
-                persona, self.brain_factory(), self.deps, seed=seed, observe=self._observe
+                persona,
+                self.brain_factory(),
+                self.deps,
+                seed=seed,
+                observe=self._observe,
+                stopped=lambda: task in self._stopping,
             )
         except asyncio.CancelledError:
             raise
@@ -201,16 +210,16 @@ class Runner:
         _, pending = await asyncio.wait(
             set(self.in_flight), timeout=self.config.shutdown_grace_seconds
         )
-        for task in pending:
-            task.cancel()
-        if pending:
-            await asyncio.gather(*pending, return_exceptions=True)
+        await self._stop(pending)
 
     async def _cancel_in_flight(self) -> None:
         """The caller itself is being cancelled (Ctrl-C in `tick --once`): cancel the ticks and
         let each post what it did, so their leases are released instead of left to expire."""
-        tasks = set(self.in_flight)
+        await self._stop(set(self.in_flight))
+
+    async def _stop(self, tasks: set[asyncio.Task[TickReport | None]]) -> None:
         for task in tasks:
+            self._stopping.add(task)
             task.cancel()
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)

@@ -92,9 +92,20 @@ async def run_tick(
     seed: int | None = None,
     tick_id: uuid.UUID | None = None,
     observe: Callable[[TickReport], None] | None = None,
+    stopped: Callable[[], bool] | None = None,
 ) -> TickReport:
     """Run one tick and post it. `observe` sees the posted report in every outcome, including
-    a cancelled tick (which then re-raises CancelledError and so returns no report)."""
+    a cancelled tick (which then re-raises CancelledError and so returns no report).
+
+    `stopped` says whether the caller cancelled this tick on purpose (a runner shutting down).
+    It is needed because the MCP client's task group can turn that cancellation into an
+    ordinary error (an ExceptionGroup of ClosedResourceError/BrokenResourceError) and withdraw
+    the task's cancel request while unwinding, so neither the exception nor
+    `Task.cancelling()` reliably shows it."""
+
+    def shut_down() -> bool:
+        return not deadline.expired() and (_cancel_requested() or bool(stopped and stopped()))
+
     tick_id = tick_id or uuid.uuid4()
     seed = tick_seed(persona, tick_id) if seed is None else seed
     rng = random.Random(seed)
@@ -143,16 +154,29 @@ async def run_tick(
         report.status = "ok"
     except asyncio.CancelledError:
         cancelled = True
-        report.status = "error"
-        report.error_message = "runner shut down during the tick"
     except Exception as exc:  # the per-persona boundary: one persona never stops the others
-        report.status, report.error_message = _failure(exc, deadline, deps.timeout_seconds)
-        if report.status == "error" and not isinstance(exc, LoginFailed):
-            logger.exception("tick of %s failed", persona.email)
+        if shut_down():  # our cancellation, disguised as an error by the MCP client
+            cancelled = True
+        else:
+            report.status, report.error_message = _failure(exc, deadline, deps.timeout_seconds)
+            if report.status == "error" and not isinstance(exc, LoginFailed):
+                logger.exception("tick of %s failed", persona.email)
+    except BaseExceptionGroup as group:  # a task group that was cancelled while it unwound
+        if group.subgroup(asyncio.CancelledError) is None:
+            raise
+        if deadline.expired():
+            report.status, report.error_message = _timed_out(deps.timeout_seconds)
+        else:
+            cancelled = True
     finally:
         if toolbox is not None:
             report.actions = list(toolbox.records)
         report.duration_s = time.perf_counter() - started
+    # A library may also swallow the cancellation outright.
+    cancelled = cancelled or shut_down()
+    if cancelled:
+        report.status = "error"
+        report.error_message = "runner shut down during the tick"
     await _post(report, brain, deps)
     if observe is not None:
         observe(report)
@@ -161,11 +185,22 @@ async def run_tick(
     return report
 
 
+def _cancel_requested() -> bool:
+    """Whether a cancel request for this task is still pending (asyncio.timeout withdraws its
+    own when it fires, so the tick deadline does not count here)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
+def _timed_out(timeout: float) -> tuple[str, str]:
+    return "timeout", f"tick exceeded {timeout:g}s and was cancelled"
+
+
 def _failure(exc: Exception, deadline: asyncio.Timeout, timeout: float) -> tuple[str, str]:
     # Cancelling an in-flight MCP call can surface as an ExceptionGroup from the client's task
     # group instead of a clean TimeoutError; the deadline itself says whether time ran out.
     if deadline.expired():
-        return "timeout", f"tick exceeded {timeout:g}s and was cancelled"
+        return _timed_out(timeout)
     while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
         first = exc.exceptions[0]
         if not isinstance(first, Exception):
