@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from mana.kit.server import free_port
 from tests.fixtures.runner import RunnerWorld
 from tests.personas.seed_support import CliResult, cli_env, run_cli_concurrently
@@ -19,6 +21,8 @@ def only_error_line(result: CliResult) -> str:
     return lines[0]
 
 
+# What the command prints does not depend on the backend (the in-process tests run on both).
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_tick_once_for_one_persona_shows_progress_and_a_table_and_exits_by_outcome(
     runner_world: RunnerWorld, tmp_path: Path
 ) -> None:
