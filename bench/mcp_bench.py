@@ -29,15 +29,13 @@ import contextlib
 import multiprocessing
 import os
 import sys
-import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 import httpx2
 import mcp_types as types
@@ -50,7 +48,7 @@ from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from mana import migrate
+from bench.databases import postgres_database, sqlite_database
 from mana.auth.app import create_auth_app
 from mana.config import Settings
 from mana.kit.server import BackgroundServer, free_port, uvicorn_config
@@ -58,9 +56,6 @@ from mana.mcp.app import create_mcp_app
 from mana.tools.base import ToolInput, ToolOutput
 from mana.tools.registry import ToolContext, ToolSpec, exposed_tools
 
-DEFAULT_DSN = os.environ.get(
-    "MANA_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
 PASSWORD = "bench-password-0123456789"
 SERVICE_KEY = "bench-service-key-0123456789"
 CONCURRENCY = (1, 10)
@@ -215,39 +210,6 @@ def stop_server(server: ServerProcess) -> None:
 # ---------------------------------------------------------------- databases
 
 
-@contextlib.contextmanager
-def sqlite_database() -> Iterator[str]:
-    with tempfile.TemporaryDirectory(prefix="mana-mcp-bench-") as directory:
-        url = f"sqlite:///{directory}/bench.db"
-        migrate.upgrade(url)
-        yield url
-
-
-async def _pg_admin(statement: str) -> None:
-    connection = await asyncpg.connect(DEFAULT_DSN, timeout=3)
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
-
-
-@contextlib.contextmanager
-def postgres_database() -> Iterator[str | None]:
-    name = f"mana_mcp_bench_{uuid.uuid4().hex[:10]}"
-    try:
-        asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
-    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-        print(f"PostgreSQL not reachable ({type(exc).__name__}); SQLite only")
-        yield None
-        return
-    url = f"{DEFAULT_DSN.rsplit('/', 1)[0]}/{name}"
-    try:
-        migrate.upgrade(url)
-        yield url
-    finally:
-        asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
 def tokens(auth_url: str, count: int) -> list[str]:
     """`count` fresh users, signed up and logged in like anyone else."""
     out = []
@@ -382,8 +344,8 @@ def main() -> None:
         bare = start_server("bare")
         stack.callback(stop_server, bare)
         backends: list[tuple[str, ServerProcess, list[str | None]]] = []
-        databases = [("sqlite", stack.enter_context(sqlite_database()))]
-        pg_url = stack.enter_context(postgres_database())
+        databases = [("sqlite", stack.enter_context(sqlite_database("mana-mcp-bench")))]
+        pg_url = stack.enter_context(postgres_database("mana-mcp-bench"))
         if pg_url is not None:
             databases.append(("postgres", pg_url))
         for backend, url in databases:

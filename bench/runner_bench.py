@@ -35,7 +35,6 @@ import logging
 import multiprocessing
 import os
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -44,7 +43,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 import httpx2
 import sqlalchemy as sa
@@ -52,7 +50,7 @@ import uvicorn
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from mana import migrate
+from bench.databases import postgres_database, sqlite_database
 from mana.auth.app import create_auth_app
 from mana.auth.models import User
 from mana.config import Settings
@@ -70,9 +68,6 @@ from mana.runner.service import build_runner
 from mana.runner.tick import TickReport
 from mana.runner.types import PersonaProfile, RatingOutcome, ToolInfo
 
-DEFAULT_DSN = os.environ.get(
-    "MANA_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
 SERVICE_KEY = "bench-service-key-0123456789"
 SEED_SECRET = "bench-persona-seed-secret"
 ADMIN_PASSWORD = "bench-admin-password-0123"
@@ -150,39 +145,6 @@ def stop_server(server: ServerProcess) -> None:
     server.process.join(15)
     if server.process.is_alive():
         server.process.kill()
-
-
-@contextlib.contextmanager
-def sqlite_database() -> Iterator[str]:
-    with tempfile.TemporaryDirectory(prefix="mana-runner-bench-") as directory:
-        url = f"sqlite:///{directory}/bench.db"
-        migrate.upgrade(url)
-        yield url
-
-
-async def _pg_admin(statement: str) -> None:
-    connection = await asyncpg.connect(DEFAULT_DSN, timeout=3)
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
-
-
-@contextlib.contextmanager
-def postgres_database() -> Iterator[str | None]:
-    name = f"mana_runner_bench_{uuid.uuid4().hex[:10]}"
-    try:
-        asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
-    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-        print(f"PostgreSQL not reachable ({type(exc).__name__}); SQLite only")
-        yield None
-        return
-    url = f"{DEFAULT_DSN.rsplit('/', 1)[0]}/{name}"
-    try:
-        migrate.upgrade(url)
-        yield url
-    finally:
-        asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 # ---------------------------------------------------------------- the world
@@ -564,7 +526,7 @@ def main() -> None:
     for backend in args.backends.split(","):
         with contextlib.ExitStack() as stack:
             make_db = sqlite_database if backend == "sqlite" else postgres_database
-            url = stack.enter_context(make_db())
+            url = stack.enter_context(make_db("mana-runner-bench"))
             if url is None:
                 continue
             auth = start_server("auth", url)
