@@ -117,3 +117,48 @@ class PersonaFeedback(Base):
     rating: Mapped[int] = mapped_column(sa.Integer)
     notes: Mapped[str | None] = mapped_column(sa.Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# What a persona noticed: each broken expectation (an item gone, a change not applied, a
+# stranger's item in its personal space, a vague error, a failure, a slow call) with its
+# evidence. Findings and alerts are computed from these rows, so the kinds are a closed set.
+OBSERVATION_KINDS = (
+    "missing",
+    "changed",
+    "not_applied",
+    "unexpected_item",
+    "unclear_error",
+    "error",
+    "slow",
+)
+
+
+class PersonaObservation(Base):
+    __tablename__ = "persona_observations"
+    __table_args__ = (
+        sa.CheckConstraint(one_of("kind", OBSERVATION_KINDS), name="kind"),
+        sa.UniqueConstraint("tick_id", "seq"),
+        sa.Index("ix_persona_observations_module_created", "module", "created_at"),
+        sa.Index("ix_persona_observations_persona_created", "persona_id", "created_at"),
+        {"schema": "auth"},
+    )
+
+    id: Mapped[int] = mapped_column(
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True
+    )
+    persona_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("auth.personas.user_id", ondelete="CASCADE")
+    )
+    tick_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("auth.persona_ticks.id", ondelete="CASCADE")
+    )
+    # Position of the observation within its tick (the idempotency key with tick_id).
+    seq: Mapped[int] = mapped_column(sa.Integer)
+    kind: Mapped[str] = mapped_column(sa.String(32))
+    module: Mapped[str] = mapped_column(sa.String(64))
+    tool_name: Mapped[str | None] = mapped_column(sa.String(120))
+    # The `seq` of the tool call that showed it (persona_actions.seq of the same tick).
+    action_seq: Mapped[int | None] = mapped_column(sa.Integer)
+    item_id: Mapped[str | None] = mapped_column(sa.String(120))
+    evidence: Mapped[str] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
