@@ -131,7 +131,9 @@ def load_rules(path: Path) -> FaultRules:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise FaultRulesError(f"MANA_FAULTS: cannot read {path}: {exc.strerror or exc}") from exc
+        raise FaultRulesError(
+            f"MANA_FAULTS: {path}: cannot read it ({exc.strerror or exc})"
+        ) from exc
     try:
         return FaultRules.model_validate(json.loads(text))
     except json.JSONDecodeError as exc:
@@ -194,21 +196,25 @@ class FaultInjector:
             stat = self.path.stat()
         except OSError as exc:
             raise FaultRulesError(
-                f"MANA_FAULTS: cannot read {self.path}: {exc.strerror or exc}"
+                f"MANA_FAULTS: {self.path}: cannot read it ({exc.strerror or exc})"
             ) from exc
         # mtime alone misses two writes within the filesystem's timestamp granularity; an
         # atomic replace always changes the inode, a rewrite usually the size.
         return (stat.st_mtime_ns, stat.st_size, stat.st_ino)
 
-    def _apply(self, rules: FaultRules) -> None:
+    def _apply(self, rules: FaultRules, *, reloaded: bool = False) -> None:
         self._rules = rules
+        # Re-seeded with every new version: a run that starts from the same file repeats.
         self._random = random.Random(rules.seed)
         for rule in rules.rules:
             if not any(rule.matches(name) for name in self._known):
                 logger.warning("fault rule for %r matches no served tool", rule.tool)
-        logger.warning(
-            "fault mode on (%s): %d rule(s) — development only", self.path, len(rules.rules)
-        )
+        if reloaded:
+            logger.info("fault rules reloaded from %s: %d rule(s)", self.path, len(rules.rules))
+        else:
+            logger.warning(
+                "fault mode on (%s): %d rule(s) — development only", self.path, len(rules.rules)
+            )
 
     def refresh(self) -> None:
         """Re-read the file if it changed; keep the last good rules if it is now broken."""
@@ -229,7 +235,7 @@ class FaultInjector:
             return
         self._signature = signature
         self._refused_signature = None
-        self._apply(rules)
+        self._apply(rules, reloaded=True)
 
     def _refused_signature_for_error(self) -> tuple[int, int, int]:
         try:
