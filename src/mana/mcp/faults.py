@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args, get_origin
+from typing import Annotated, Any, Literal, cast, get_args, get_origin
 
 import sqlalchemy as sa
 from prometheus_client import CollectorRegistry, Counter
@@ -314,14 +314,13 @@ class FaultInjector:
         if kept is _HIDDEN:
             self.record(spec.name, "hide_older", "not found")
             item_id = result.get("id") or (hidden[0] if hidden else "")
-            raise ToolError(
-                f"{spec.module} item {item_id} not found in this space; "
-                f"use {spec.module}.list to find ids"
-            )
+            # Worded like the modules' own "not found" (`tools.base.get_in_space`).
+            lister = f"{spec.module}.list"
+            where = f"use {lister} to find ids" if lister in self._known else "it may be gone"
+            raise ToolError(f"{spec.module} item {item_id} not found in this space; {where}")
         if hidden:
             self.record(spec.name, "hide_older", f"{len(hidden)} item(s) left out")
-        assert isinstance(kept, dict)
-        return kept
+        return cast(dict[str, Any], kept)
 
     # --- foreign_items -------------------------------------------------------------------------
 
