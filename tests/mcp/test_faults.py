@@ -3,9 +3,7 @@ over a real MCP session, switched at runtime through the rules file; refused in 
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -16,12 +14,14 @@ from typing import Any
 
 import anyio
 import pytest
+from prometheus_client import CollectorRegistry
 
 from mana.config import ProductionConfigError
 from mana.kit.clock import OffsetClock
 from mana.kit.server import free_port
 from mana.mcp.app import create_mcp_app
-from mana.mcp.faults import FaultRulesError
+from mana.mcp.faults import FaultInjector, FaultRulesError
+from mana.tools.registry import exposed_tools
 from tests.cli.conftest import one_line_error, run_mana
 from tests.fixtures.database import Db
 from tests.fixtures.mcp import (
@@ -34,19 +34,10 @@ from tests.fixtures.mcp import (
     text_of,
 )
 from tests.fixtures.servers import TEST_SERVICE_KEY, AuthService, make_settings
+from tests.mcp.faults_support import write_rules
 from tests.mcp.test_spaces_and_sessions import shared_space
 
 pytestmark = pytest.mark.anyio
-
-
-def write_rules(path: Path, *rules: dict[str, Any], seed: int | None = None) -> None:
-    """Replace the file atomically, as an editor or `mana simulate` would."""
-    body: dict[str, Any] = {"rules": list(rules)}
-    if seed is not None:
-        body["seed"] = seed
-    scratch = path.with_suffix(".tmp")
-    scratch.write_text(json.dumps(body), encoding="utf-8")
-    os.replace(scratch, path)
 
 
 @dataclass
@@ -356,3 +347,22 @@ def test_serve_mcp_with_a_bad_rules_file_fails_with_one_line(tmp_path: Path) -> 
     )
     line = one_line_error(result)
     assert str(rules) in line and "rules[0]" in line and "explode" in line
+
+
+def test_the_rules_file_is_looked_at_no_more_often_than_the_check_interval(tmp_path: Path) -> None:
+    rules = tmp_path / "faults.json"
+    write_rules(rules)
+    now = [100.0]
+    injector = FaultInjector(
+        rules,
+        registry=CollectorRegistry(),
+        tool_names=["todo.list"],
+        check_interval=1.0,
+        monotonic=lambda: now[0],
+    )
+    spec = exposed_tools()["todo.list"]
+    write_rules(rules, {"tool": "todo.*", "fault": "error"})
+    now[0] += 0.5
+    assert injector.plan(spec).error is None  # not looked at yet
+    now[0] += 0.6
+    assert injector.plan(spec).error == "Something went wrong. Please try again later."
