@@ -10,6 +10,10 @@ Two error channels, as MCP intends: anything about the *call* — unknown tool, 
 model can act on, and the session carries on. Protocol errors stay protocol errors. A bug never
 shows its details to the caller: they get a generic message with a reference that is also in the
 server log.
+
+With the development fault mode on (`MANA_FAULTS`, `mana.mcp.faults`) each call first gets its
+fault plan: added latency and a planted error before the tool runs, a rolled-back transaction
+(`noop_write`), and answers altered inside the transaction (`hide_older`, `foreign_items`).
 """
 
 from __future__ import annotations
