@@ -197,6 +197,26 @@ async def test_hide_older_leaves_old_items_out_of_lists_and_answers_not_found_fo
     assert injected(faulty.mcp, "journal.list", "hide_older") >= 1
 
 
+async def test_hide_older_follows_item_shapes_not_modules_nested_items_and_missing_stamps(
+    auth: AuthService, faulty: Faulty
+) -> None:
+    _, token = auth.user_token()
+    async with mcp_session(faulty.mcp.endpoint, token) as mcp:
+        habit = await call(mcp, "habits.create", name="Stretch")
+        await call(mcp, "mood.log", score=7)  # a mood entry shows no createdAt
+        faulty.clock.offset = timedelta(days=2)
+        faulty.set({"tool": "*", "fault": "hide_older", "olderThanSeconds": 86400})
+        # Logging an old habit is about a lost item: not found, and nothing is logged.
+        lost = await mcp.client.call_tool("habits.log", {"habitId": habit["id"]})
+        assert lost.is_error and f"{habit['id']} not found" in text_of(lost)
+        assert (await call(mcp, "habits.recent"))["habits"] == []
+        assert (await call(mcp, "mood.recent", days=7))["entries"] == []
+        faulty.set()
+        (history,) = (await call(mcp, "habits.recent"))["habits"]
+        assert history["habit"]["id"] == habit["id"] and history["logs"] == []
+        assert len((await call(mcp, "mood.recent", days=7))["entries"]) == 1
+
+
 async def test_foreign_items_show_real_rows_of_another_users_space_in_a_personal_list(
     auth: AuthService, faulty: Faulty, db: Db
 ) -> None:
