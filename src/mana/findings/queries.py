@@ -233,16 +233,19 @@ async def tool_figures(
 async def _tool_figures_sqlite(
     session: AsyncSession, condition: sa.ColumnElement[bool]
 ) -> dict[str, ToolFigures]:
-    tool = PersonaAction.tool_name
+    tool_column = PersonaAction.tool_name
     ranked = (
         sa.select(
             PersonaAction.tool_name.label("tool"),
             PersonaAction.latency_ms.label("latency"),
             (
-                sa.func.row_number().over(partition_by=tool, order_by=PersonaAction.latency_ms) - 1
+                sa.func.row_number().over(
+                    partition_by=tool_column, order_by=PersonaAction.latency_ms
+                )
+                - 1
             ).label("rank"),
-            sa.func.count().over(partition_by=tool).label("n"),
-            _error_count().over(partition_by=tool).label("errors"),
+            sa.func.count().over(partition_by=tool_column).label("n"),
+            _error_count().over(partition_by=tool_column).label("errors"),
         )
         .where(condition)
         .subquery()
