@@ -57,11 +57,20 @@ def _r(value: float | None, digits: int = 3) -> float | None:
     return None if value is None else round(value, digits)
 
 
+@dataclass(frozen=True)
+class Evaluation:
+    firing: list[Firing]
+    # (rule, subject) of every cluster and observation kind still occurring recently: a "new"
+    # alert stays open while its failure persists, even once the baseline has seen it too.
+    persisting: set[tuple[str, str]]
+
+
 async def firing_rules(
     session: AsyncSession, *, now: datetime, settings: AlertSettings
-) -> list[Firing]:
+) -> Evaluation:
     """Every (rule, subject) whose condition holds at `now`."""
     recent, baseline = windows(now, settings)
+    persisting: set[tuple[str, str]] = set()
     span = {
         "recentStart": recent.start.isoformat(),
         "baselineStart": baseline.start.isoformat(),
@@ -172,8 +181,11 @@ async def firing_rules(
     if recent_clusters:
         known = {c.fingerprint for c in await queries.error_clusters(session, window=baseline)}
         for cluster in recent_clusters:
+            persisting.add(("new_cluster", cluster.fingerprint))
             tool_before = baseline_tools.get(cluster.tool)
             if cluster.fingerprint in known or cluster.count < settings.new_cluster_min_count:
+                continue
+            if cluster.personas < settings.new_cluster_min_personas:
                 continue
             if tool_before is None or tool_before.calls < settings.min_calls:
                 continue
@@ -209,6 +221,7 @@ async def firing_rules(
         for t in baseline_tools.values():
             used_before[module_of(t.tool)] = used_before.get(module_of(t.tool), 0) + t.calls
         for (module, kind), count in sorted(recent_obs.items()):
+            persisting.add(("new_observation", f"{module}:{kind}"))
             if kind not in settings.observation_kinds or (module, kind) in baseline_obs:
                 continue
             if used_before.get(module, 0) < settings.min_calls:
@@ -222,7 +235,7 @@ async def firing_rules(
                     figures={**span, "kind": kind, "recentCount": count, "baselineCount": 0},
                 )
             )
-    return firing
+    return Evaluation(firing=firing, persisting=persisting)
 
 
 async def evaluate_alerts(
@@ -234,16 +247,18 @@ async def evaluate_alerts(
     hook, tests and `mana simulate` alike.
     """
     settings = settings or AlertSettings()
-    firing = {
-        (f.rule, f.subject): f for f in await firing_rules(session, now=now, settings=settings)
-    }
+    evaluation = await firing_rules(session, now=now, settings=settings)
+    firing = {(f.rule, f.subject): f for f in evaluation.firing}
     changes: list[AlertChange] = []
     open_alerts = (await session.scalars(sa.select(Alert).where(Alert.status == "open"))).all()
     resolve_after = timedelta(hours=settings.resolve_after_hours)
     for alert in open_alerts:
-        fired = firing.pop((alert.rule, alert.subject), None)
+        key = (alert.rule, alert.subject)
+        fired = firing.pop(key, None)
         if fired is not None:
             alert.figures, alert.message = fired.figures, fired.message
+            alert.updated_at = alert.last_fired_at = max(alert.last_fired_at, now)
+        elif key in evaluation.persisting:
             alert.updated_at = alert.last_fired_at = max(alert.last_fired_at, now)
         elif now - alert.last_fired_at >= resolve_after:
             alert.status, alert.resolved_at, alert.updated_at = "resolved", now, now

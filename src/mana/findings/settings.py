@@ -41,7 +41,8 @@ class AlertSettings(BaseSettings):
     rating_margin: float = Field(default=0.5, gt=0)
     rating_min_recent: int = Field(default=8, ge=2)
     rating_min_baseline: int = Field(default=20, ge=2)
-    rating_alpha: float = Field(default=0.01, gt=0, lt=1)
+    # Strict on purpose: ~7 modules are tested at every evaluation (multiple comparisons).
+    rating_alpha: float = Field(default=0.001, gt=0, lt=1)
 
     # error_rate: recent rate ≥ baseline + jump AND ≥ factor × baseline, with enough calls.
     error_rate_jump: float = Field(default=0.15, gt=0, le=1)
@@ -53,7 +54,9 @@ class AlertSettings(BaseSettings):
     latency_min_ms: int = Field(default=100, ge=0)
 
     # new_cluster: a failure fingerprint absent from the baseline, on a tool that had at least
-    # `min_calls` calls there (a tool that used to work), seen this often recently.
-    new_cluster_min_count: int = Field(default=2, ge=1)
+    # `min_calls` calls there (a tool that used to work), seen at least this often by at least
+    # this many personas recently (a rare ordinary mistake showing up late is not a regression).
+    new_cluster_min_count: int = Field(default=5, ge=1)
+    new_cluster_min_personas: int = Field(default=3, ge=1)
     # new_observation: these kinds, on a module that was used in the baseline without them.
     observation_kinds: list[str] = Field(default=list(SEVERE_OBSERVATION_KINDS))
