@@ -128,7 +128,7 @@ def print_overview(data: FindingsOverviewOut) -> None:
     table.add_column("mean", justify="right")
     table.add_column("ratings", justify="right")
     table.add_column("calls", justify="right")
-    table.add_column("errors", justify="right")
+    table.add_column("error rate", justify="right")
     table.add_column("observations", overflow="fold")
     table.add_column("clusters", justify="right")
     table.add_column("alerts", justify="right")
@@ -168,7 +168,7 @@ def print_module(data: ModuleFindingsOut) -> None:
         f"mean {_mean(data.ratings.mean)} ({data.ratings.count} ratings)"
     )
     days = Table(title="per day", title_justify="left")
-    for column in ("date", "mean", "ratings", "calls", "errors", "observations"):
+    for column in ("date", "mean", "ratings", "calls", "error rate", "observations"):
         days.add_column(column, justify="left" if column in ("date", "observations") else "right")
     for d in data.days:
         days.add_row(
@@ -182,7 +182,7 @@ def print_module(data: ModuleFindingsOut) -> None:
     console.print(days)
     tools = Table(title="tools", title_justify="left")
     tools.add_column("tool")
-    for column in ("calls", "errors", "p50 ms", "p95 ms"):
+    for column in ("calls", "error rate", "p50 ms", "p95 ms"):
         tools.add_column(column, justify="right")
     for t in data.tools:
         tools.add_row(
