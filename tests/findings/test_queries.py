@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mana.db import create_engine, create_sessionmaker, transaction
-from mana.findings import queries
+from mana.findings import clusters, queries
 from mana.findings.normalise import fingerprint, normalise
 from mana.findings.queries import Window
 from mana.personas.models import PersonaAction, PersonaTick
@@ -100,9 +100,9 @@ async def test_clusters_group_messages_that_differ_only_in_ids_numbers_and_dates
         ],
     )
 
-    clusters = await queries.error_clusters(session, window=day_window(start))
+    found = await clusters.error_clusters(session, window=day_window(start))
 
-    by_key = {(c.tool, c.message): c for c in clusters}
+    by_key = {(c.tool, c.message): c for c in found}
     assert set(by_key) == {
         ("todo.update", "todo <id> not found"),
         ("todo.update", "title must not be empty"),
@@ -117,7 +117,7 @@ async def test_clusters_group_messages_that_differ_only_in_ids_numbers_and_dates
     assert not_found.example_message in same
     assert not_found.fingerprint == fingerprint("todo.update", normalise(same[0]))
     assert by_key["calendar.create", "event at <date> overlaps <n> others"].personas == 2
-    assert clusters[0] is not_found  # most frequent first
+    assert found[0] is not_found  # most frequent first
 
 
 async def test_latency_percentiles_interpolate_like_percentile_cont(session: AsyncSession) -> None:

@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mana.auth.models import User
-from mana.findings import queries
+from mana.findings import clusters, queries
 from mana.findings.models import Alert
 from mana.findings.queries import Window, module_of
 from mana.findings.settings import AlertSettings
@@ -65,29 +65,51 @@ class Evaluation:
     persisting: set[tuple[str, str]]
 
 
+@dataclass(frozen=True)
+class _Windows:
+    recent: Window
+    baseline: Window
+    span: dict[str, str]  # the windows, in every alert's figures
+
+
 async def firing_rules(
     session: AsyncSession, *, now: datetime, settings: AlertSettings
 ) -> Evaluation:
     """Every (rule, subject) whose condition holds at `now`."""
     recent, baseline = windows(now, settings)
+    w = _Windows(
+        recent=recent,
+        baseline=baseline,
+        span={
+            "recentStart": recent.start.isoformat(),
+            "baselineStart": baseline.start.isoformat(),
+            "end": now.isoformat(),
+        },
+    )
+    recent_tools = await queries.tool_figures(session, window=recent)
+    baseline_tools = await queries.tool_figures(session, window=baseline)
     persisting: set[tuple[str, str]] = set()
-    span = {
-        "recentStart": recent.start.isoformat(),
-        "baselineStart": baseline.start.isoformat(),
-        "end": now.isoformat(),
-    }
-    firing: list[Firing] = []
+    firing = [
+        *await _rating_drops(session, w, settings),
+        *_tool_regressions(recent_tools, baseline_tools, w, settings),
+        *await _new_clusters(session, w, baseline_tools, settings, persisting),
+        *await _new_observations(session, w, baseline_tools, settings, persisting),
+    ]
+    return Evaluation(firing=firing, persisting=persisting)
 
-    # rating_drop: margin AND counts on both sides AND the rank test.
-    recent_ratings = await queries.rating_counts(session, window=recent)
-    baseline_ratings = await queries.rating_counts(session, window=baseline)
-    for module, now_counts in sorted(recent_ratings.items()):
-        before = baseline_ratings.get(module)
-        if before is None:
+
+async def _rating_drops(
+    session: AsyncSession, w: _Windows, settings: AlertSettings
+) -> list[Firing]:
+    """Margin AND counts on both sides AND the rank test: no bare threshold on a mean."""
+    recent = await queries.rating_counts(session, window=w.recent)
+    baseline = await queries.rating_counts(session, window=w.baseline)
+    out = []
+    for module, now_counts in sorted(recent.items()):
+        before = baseline.get(module)
+        if before is None or before.count < settings.rating_min_baseline:
             continue
         if now_counts.count < settings.rating_min_recent:
-            continue
-        if before.count < settings.rating_min_baseline:
             continue
         recent_mean, baseline_mean = now_counts.mean or 0.0, before.mean or 0.0
         drop = baseline_mean - recent_mean
@@ -96,7 +118,7 @@ async def firing_rules(
         test = mann_whitney_less(now_counts.by_value, before.by_value)
         if test.p_value >= settings.rating_alpha:
             continue
-        firing.append(
+        out.append(
             Firing(
                 rule="rating_drop",
                 subject=module,
@@ -107,35 +129,46 @@ async def firing_rules(
                     f"Mann–Whitney p={test.p_value:.1e})"
                 ),
                 figures={
-                    **span,
+                    **w.span,
                     "recentMean": _r(recent_mean),
                     "baselineMean": _r(baseline_mean),
                     "drop": _r(drop),
                     "recentCount": now_counts.count,
                     "baselineCount": before.count,
+                    "recentDistribution": {
+                        str(k): v for k, v in sorted(now_counts.by_value.items())
+                    },
+                    "baselineDistribution": {str(k): v for k, v in sorted(before.by_value.items())},
                     "mannWhitneyU": test.u,
                     "pValue": test.p_value,
                     "alpha": settings.rating_alpha,
                 },
             )
         )
+    return out
 
-    # error_rate and latency_p95, per tool.
-    recent_tools = await queries.tool_figures(session, window=recent)
-    baseline_tools = await queries.tool_figures(session, window=baseline)
-    for tool, now_t in sorted(recent_tools.items()):
-        before_t = baseline_tools.get(tool)
-        if before_t is None or now_t.calls < settings.min_calls:
+
+def _tool_regressions(
+    recent: dict[str, queries.ToolFigures],
+    baseline: dict[str, queries.ToolFigures],
+    w: _Windows,
+    settings: AlertSettings,
+) -> list[Firing]:
+    """error_rate and latency_p95, per tool with enough calls on both sides."""
+    out = []
+    for tool, now_t in sorted(recent.items()):
+        before_t = baseline.get(tool)
+        if before_t is None or before_t.calls < settings.min_calls:
             continue
-        if before_t.calls < settings.min_calls:
+        if now_t.calls < settings.min_calls:
             continue
-        common = {**span, "recentCalls": now_t.calls, "baselineCalls": before_t.calls}
+        common = {**w.span, "recentCalls": now_t.calls, "baselineCalls": before_t.calls}
         rate, base_rate = now_t.error_rate, before_t.error_rate
         if (
             rate - base_rate >= settings.error_rate_jump
             and rate >= settings.error_rate_factor * base_rate
         ):
-            firing.append(
+            out.append(
                 Firing(
                     rule="error_rate",
                     subject=tool,
@@ -157,7 +190,7 @@ async def firing_rules(
             now_t.p95_ms >= settings.latency_factor * before_t.p95_ms
             and now_t.p95_ms - before_t.p95_ms >= settings.latency_min_ms
         ):
-            firing.append(
+            out.append(
                 Firing(
                     rule="latency_p95",
                     subject=tool,
@@ -175,67 +208,94 @@ async def firing_rules(
                     },
                 )
             )
+    return out
 
-    # new_cluster: a fingerprint the baseline never saw, on a tool that worked there.
-    recent_clusters = await queries.error_clusters(session, window=recent)
-    if recent_clusters:
-        known = {c.fingerprint for c in await queries.error_clusters(session, window=baseline)}
-        for cluster in recent_clusters:
-            persisting.add(("new_cluster", cluster.fingerprint))
-            tool_before = baseline_tools.get(cluster.tool)
-            if cluster.fingerprint in known or cluster.count < settings.new_cluster_min_count:
-                continue
-            if cluster.personas < settings.new_cluster_min_personas:
-                continue
-            if tool_before is None or tool_before.calls < settings.min_calls:
-                continue
-            firing.append(
-                Firing(
-                    rule="new_cluster",
-                    subject=cluster.fingerprint,
-                    module=cluster.module,
-                    message=(
-                        f"{cluster.tool}: new failure \u201c{cluster.message}\u201d "
-                        f"({cluster.count}×, {cluster.personas} personas)"
-                    ),
-                    figures={
-                        **span,
-                        "tool": cluster.tool,
-                        "fingerprint": cluster.fingerprint,
-                        "normalisedMessage": cluster.message,
-                        "exampleMessage": cluster.example_message,
-                        "count": cluster.count,
-                        "personas": cluster.personas,
-                        "firstSeen": cluster.first_seen.isoformat(),
-                        "lastSeen": cluster.last_seen.isoformat(),
-                        "exampleTickId": str(cluster.example_tick_id),
-                    },
-                )
-            )
 
-    # new_observation: a severe kind on a module that was in use in the baseline without it.
-    recent_obs = await queries.observation_counts(session, window=recent)
-    if recent_obs:
-        baseline_obs = await queries.observation_counts(session, window=baseline)
-        used_before: dict[str, int] = {}
-        for t in baseline_tools.values():
-            used_before[module_of(t.tool)] = used_before.get(module_of(t.tool), 0) + t.calls
-        for (module, kind), count in sorted(recent_obs.items()):
-            persisting.add(("new_observation", f"{module}:{kind}"))
-            if kind not in settings.observation_kinds or (module, kind) in baseline_obs:
-                continue
-            if used_before.get(module, 0) < settings.min_calls:
-                continue
-            firing.append(
-                Firing(
-                    rule="new_observation",
-                    subject=f"{module}:{kind}",
-                    module=module,
-                    message=f"{module}: personas now report '{kind}' ({count}× recently, never in the baseline)",
-                    figures={**span, "kind": kind, "recentCount": count, "baselineCount": 0},
-                )
+async def _new_clusters(
+    session: AsyncSession,
+    w: _Windows,
+    baseline_tools: dict[str, queries.ToolFigures],
+    settings: AlertSettings,
+    persisting: set[tuple[str, str]],
+) -> list[Firing]:
+    """A fingerprint the baseline never saw, on a tool that worked there."""
+    recent = await clusters.error_clusters(session, window=w.recent)
+    if not recent:
+        return []
+    known = {c.fingerprint for c in await clusters.error_clusters(session, window=w.baseline)}
+    out = []
+    for cluster in recent:
+        persisting.add(("new_cluster", cluster.fingerprint))
+        tool_before = baseline_tools.get(cluster.tool)
+        if cluster.fingerprint in known or tool_before is None:
+            continue
+        if tool_before.calls < settings.min_calls:
+            continue
+        if cluster.count < settings.new_cluster_min_count:
+            continue
+        if cluster.personas < settings.new_cluster_min_personas:
+            continue
+        out.append(
+            Firing(
+                rule="new_cluster",
+                subject=cluster.fingerprint,
+                module=cluster.module,
+                message=(
+                    f"{cluster.tool}: new failure \u201c{cluster.message}\u201d "
+                    f"({cluster.count}×, {cluster.personas} personas)"
+                ),
+                figures={
+                    **w.span,
+                    "tool": cluster.tool,
+                    "fingerprint": cluster.fingerprint,
+                    "normalisedMessage": cluster.message,
+                    "exampleMessage": cluster.example_message,
+                    "count": cluster.count,
+                    "personas": cluster.personas,
+                    "firstSeen": cluster.first_seen.isoformat(),
+                    "lastSeen": cluster.last_seen.isoformat(),
+                    "exampleTickId": str(cluster.example_tick_id),
+                },
             )
-    return Evaluation(firing=firing, persisting=persisting)
+        )
+    return out
+
+
+async def _new_observations(
+    session: AsyncSession,
+    w: _Windows,
+    baseline_tools: dict[str, queries.ToolFigures],
+    settings: AlertSettings,
+    persisting: set[tuple[str, str]],
+) -> list[Firing]:
+    """A severe kind on a module that was in use in the baseline without it."""
+    recent = await queries.observation_counts(session, window=w.recent)
+    if not recent:
+        return []
+    baseline = await queries.observation_counts(session, window=w.baseline)
+    used_before: dict[str, int] = {}
+    for t in baseline_tools.values():
+        used_before[module_of(t.tool)] = used_before.get(module_of(t.tool), 0) + t.calls
+    out = []
+    for (module, kind), count in sorted(recent.items()):
+        persisting.add(("new_observation", f"{module}:{kind}"))
+        if kind not in settings.observation_kinds or (module, kind) in baseline:
+            continue
+        if used_before.get(module, 0) < settings.min_calls:
+            continue
+        out.append(
+            Firing(
+                rule="new_observation",
+                subject=f"{module}:{kind}",
+                module=module,
+                message=(
+                    f"{module}: personas now report '{kind}' "
+                    f"({count}× recently, never in the baseline)"
+                ),
+                figures={**w.span, "kind": kind, "recentCount": count, "baselineCount": 0},
+            )
+        )
+    return out
 
 
 async def evaluate_alerts(

@@ -19,11 +19,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import aggregate_order_by, array_agg
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mana.auth.models import User
-from mana.findings.normalise import fingerprint, normalise, normalise_sql
 from mana.personas.models import PersonaAction, PersonaFeedback, PersonaObservation
 from mana.tools.registry import exposed_tools
 
@@ -54,13 +52,13 @@ def module_of(tool: str) -> str:
     return tool.split(".", 1)[0]
 
 
-def _is_postgres(session: AsyncSession) -> bool:
+def is_postgres(session: AsyncSession) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
 def _day(session: AsyncSession, column: Any) -> sa.ColumnElement[Any]:
     """The UTC date of a timestamp (PostgreSQL would otherwise use the session's time zone)."""
-    if _is_postgres(session):
+    if is_postgres(session):
         return sa.cast(sa.func.timezone("UTC", column), sa.Date)
     return sa.func.date(column)
 
@@ -69,11 +67,11 @@ def _as_date(value: date | str) -> date:
     return value if isinstance(value, date) else date.fromisoformat(value)
 
 
-def _in(column: Any, window: Window) -> sa.ColumnElement[bool]:
+def in_window(column: Any, window: Window) -> sa.ColumnElement[bool]:
     return sa.and_(column >= window.start, column < window.end)
 
 
-def _tool_of_module(module: str) -> sa.ColumnElement[bool]:
+def tool_of_module(module: str) -> sa.ColumnElement[bool]:
     # A prefix comparison, not LIKE: module names may contain '_' (a LIKE wildcard).
     prefix = f"{module}."
     return sa.func.substr(PersonaAction.tool_name, 1, len(prefix)) == prefix
@@ -120,7 +118,7 @@ async def daily_figures(
     day = _day(session, PersonaFeedback.created_at)
     ratings = (
         sa.select(PersonaFeedback.module, day, PersonaFeedback.rating, sa.func.count())
-        .where(_in(PersonaFeedback.created_at, window))
+        .where(in_window(PersonaFeedback.created_at, window))
         .group_by(PersonaFeedback.module, day, PersonaFeedback.rating)
     )
     if module is not None:
@@ -131,7 +129,7 @@ async def daily_figures(
     day = _day(session, PersonaObservation.created_at)
     observations = (
         sa.select(PersonaObservation.module, day, PersonaObservation.kind, sa.func.count())
-        .where(_in(PersonaObservation.created_at, window))
+        .where(in_window(PersonaObservation.created_at, window))
         .group_by(PersonaObservation.module, day, PersonaObservation.kind)
     )
     if module is not None:
@@ -148,11 +146,11 @@ async def daily_figures(
             sa.func.count(),
             sa.func.sum(sa.case((PersonaAction.result == "error", 1), else_=0)),
         )
-        .where(_in(PersonaAction.created_at, window))
+        .where(in_window(PersonaAction.created_at, window))
         .group_by(PersonaAction.tool_name, day)
     )
     if module is not None:
-        actions = actions.where(_tool_of_module(module))
+        actions = actions.where(tool_of_module(module))
     for tool, when, calls, errors in await session.execute(actions):
         figures = out[module_of(tool)][_as_date(when)]
         figures.calls += int(calls)
@@ -164,7 +162,7 @@ async def rating_counts(session: AsyncSession, *, window: Window) -> dict[str, R
     """Rating distribution per module over a window (the rank test's input)."""
     rows = await session.execute(
         sa.select(PersonaFeedback.module, PersonaFeedback.rating, sa.func.count())
-        .where(_in(PersonaFeedback.created_at, window))
+        .where(in_window(PersonaFeedback.created_at, window))
         .group_by(PersonaFeedback.module, PersonaFeedback.rating)
     )
     out: dict[str, RatingCounts] = defaultdict(RatingCounts)
@@ -178,7 +176,7 @@ async def observation_counts(
 ) -> dict[tuple[str, str], int]:
     rows = await session.execute(
         sa.select(PersonaObservation.module, PersonaObservation.kind, sa.func.count())
-        .where(_in(PersonaObservation.created_at, window))
+        .where(in_window(PersonaObservation.created_at, window))
         .group_by(PersonaObservation.module, PersonaObservation.kind)
     )
     return {(module, kind): int(count) for module, kind, count in rows}
@@ -208,10 +206,10 @@ async def tool_figures(
     session: AsyncSession, *, window: Window, module: str | None = None
 ) -> dict[str, ToolFigures]:
     """Calls, errors and latency p50/p95 per tool (percentile_cont semantics on both backends)."""
-    condition = _in(PersonaAction.created_at, window)
+    condition = in_window(PersonaAction.created_at, window)
     if module is not None:
-        condition = sa.and_(condition, _tool_of_module(module))
-    if _is_postgres(session):
+        condition = sa.and_(condition, tool_of_module(module))
+    if is_postgres(session):
         latency = PersonaAction.latency_ms
         rows = await session.execute(
             sa.select(
@@ -279,138 +277,6 @@ def _interpolate(values: dict[int, int], n: int, p: float) -> float:
     return values[low] + (values[low + 1] - values[low]) * (position - low)
 
 
-# --- error clusters -----------------------------------------------------------------------------
-
-
-@dataclass
-class Cluster:
-    fingerprint: str
-    tool: str
-    message: str
-    example_message: str
-    count: int
-    first_seen: datetime
-    last_seen: datetime
-    personas: int
-    example_tick_id: uuid.UUID
-
-    @property
-    def module(self) -> str:
-        return module_of(self.tool)
-
-
-async def error_clusters(
-    session: AsyncSession,
-    *,
-    window: Window,
-    module: str | None = None,
-    limit: int | None = None,
-) -> list[Cluster]:
-    """Failures grouped by tool and normalised message, most frequent first."""
-    condition = sa.and_(PersonaAction.result == "error", _in(PersonaAction.created_at, window))
-    if module is not None:
-        condition = sa.and_(condition, _tool_of_module(module))
-    if _is_postgres(session):
-        clusters = await _clusters_postgres(session, condition)
-    else:
-        clusters = await _clusters_sqlite(session, condition)
-    clusters.sort(key=lambda c: (-c.count, -c.last_seen.timestamp(), c.fingerprint))
-    return clusters[:limit] if limit is not None else clusters
-
-
-async def _clusters_postgres(
-    session: AsyncSession, condition: sa.ColumnElement[bool]
-) -> list[Cluster]:
-    failures = (
-        sa.select(
-            PersonaAction.tool_name.label("tool"),
-            normalise_sql(PersonaAction.error_message).label("message"),
-            PersonaAction.error_message.label("raw"),
-            PersonaAction.persona_id,
-            PersonaAction.tick_id,
-            PersonaAction.created_at,
-        )
-        .where(condition)
-        .subquery()
-    )
-    c = failures.c
-    rows = await session.execute(
-        sa.select(
-            c.tool,
-            c.message,
-            sa.func.count(),
-            sa.func.min(c.created_at),
-            sa.func.max(c.created_at),
-            sa.func.count(sa.distinct(c.persona_id)),
-            array_agg(aggregate_order_by(c.tick_id, c.created_at.desc()))[1],
-            sa.func.max(c.raw),
-        ).group_by(c.tool, c.message)
-    )
-    return [
-        Cluster(
-            fingerprint=fingerprint(tool, message),
-            tool=tool,
-            message=message,
-            example_message=raw or "",
-            count=int(count),
-            first_seen=first,
-            last_seen=last,
-            personas=int(personas),
-            example_tick_id=tick,
-        )
-        for tool, message, count, first, last, personas, tick, raw in rows
-    ]
-
-
-async def _clusters_sqlite(
-    session: AsyncSession, condition: sa.ColumnElement[bool]
-) -> list[Cluster]:
-    # Grouped by raw message and persona in SQL, merged by normalised message here: the
-    # embedded database has no regexp_replace. Bounded by the distinct failures in the window.
-    created = PersonaAction.created_at
-    rows = await session.execute(
-        sa.select(
-            PersonaAction.tool_name,
-            PersonaAction.error_message,
-            PersonaAction.persona_id,
-            sa.func.count(),
-            sa.func.min(created),
-            sa.func.max(created),
-            sa.func.max(PersonaAction.tick_id),
-        )
-        .where(condition)
-        .group_by(PersonaAction.tool_name, PersonaAction.error_message, PersonaAction.persona_id)
-    )
-    merged: dict[str, Cluster] = {}
-    personas: dict[str, set[uuid.UUID]] = defaultdict(set)
-    for tool, raw, persona_id, count, first, last, tick in rows:
-        first, last = _aware(first), _aware(last)
-        message = normalise(raw)
-        key = fingerprint(tool, message)
-        personas[key].add(persona_id)
-        cluster = merged.get(key)
-        tick_id = tick if isinstance(tick, uuid.UUID) else uuid.UUID(str(tick))
-        if cluster is None:
-            merged[key] = Cluster(
-                key, tool, message, raw or "", int(count), first, last, 0, tick_id
-            )
-            continue
-        cluster.count += int(count)
-        cluster.first_seen = min(cluster.first_seen, first)
-        if last > cluster.last_seen:
-            cluster.last_seen, cluster.example_tick_id = last, tick_id
-        cluster.example_message = max(cluster.example_message, raw or "")
-    for key, cluster in merged.items():
-        cluster.personas = len(personas[key])
-    return list(merged.values())
-
-
-def _aware(value: datetime | str) -> datetime:
-    # min()/max() over a UTCDateTime column come back as SQLite's naive text.
-    parsed = value if isinstance(value, datetime) else datetime.fromisoformat(value)
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
-
-
 # --- notes --------------------------------------------------------------------------------------
 
 
@@ -448,7 +314,7 @@ async def latest_notes(
         )
         .join(User, User.id == PersonaFeedback.persona_id)
         .where(
-            _in(PersonaFeedback.created_at, window),
+            in_window(PersonaFeedback.created_at, window),
             PersonaFeedback.rating <= max_rating,
             PersonaFeedback.notes.is_not(None),
             PersonaFeedback.notes != "",

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mana.findings import alerts, queries
+from mana.findings import alerts, clusters, queries
 from mana.findings.queries import DayFigures, RatingCounts, Window
 from mana.findings.schemas import (
     AlertOut,
@@ -67,7 +67,7 @@ def alert_out(row: alerts.AlertRow) -> AlertOut:
     )
 
 
-def _cluster_out(c: queries.Cluster) -> ClusterOut:
+def _cluster_out(c: clusters.Cluster) -> ClusterOut:
     return ClusterOut(
         fingerprint=c.fingerprint,
         tool=c.tool,
@@ -116,13 +116,13 @@ async def overview(session: AsyncSession, *, now: datetime, days: int) -> Findin
     dates = window.dates()
     daily = await queries.daily_figures(session, window=window)
     tools = await queries.tool_figures(session, window=window)
-    clusters = await queries.error_clusters(session, window=window)
+    found = await clusters.error_clusters(session, window=window)
     notes = await queries.latest_notes(
         session, window=window, max_rating=WORST_RATING, limit=WORST_NOTES
     )
     open_rows = await alerts.list_alerts(session, status="open")
     clusters_per_module: dict[str, int] = {}
-    for c in clusters:
+    for c in found:
         clusters_per_module[c.module] = clusters_per_module.get(c.module, 0) + 1
     alerts_per_module: dict[str, int] = {}
     for row in open_rows:
@@ -157,7 +157,7 @@ async def overview(session: AsyncSession, *, now: datetime, days: int) -> Findin
         window=_window_out(window),
         dates=dates,
         modules=modules,
-        top_clusters=[_cluster_out(c) for c in clusters[:TOP_CLUSTERS]],
+        top_clusters=[_cluster_out(c) for c in found[:TOP_CLUSTERS]],
         worst_notes=[_note_out(n) for n in notes],
         coverage=_coverage_out(queries.coverage(tools.values())),
         open_alerts=[alert_out(r) for r in open_rows],
@@ -179,7 +179,7 @@ async def module_findings(
     if not daily and module not in modules_with_tools():
         raise NotFound(f"no module {module!r}: neither a product module nor seen in the window")
     tools = await queries.tool_figures(session, window=window, module=module)
-    clusters = await queries.error_clusters(
+    found = await clusters.error_clusters(
         session, window=window, module=module, limit=clusters_limit
     )
     notes = await queries.latest_notes(
@@ -216,7 +216,7 @@ async def module_findings(
             )
             for t in sorted(tools.values(), key=lambda t: t.tool)
         ],
-        clusters=[_cluster_out(c) for c in clusters],
+        clusters=[_cluster_out(c) for c in found],
         notes=[_note_out(n) for n in notes],
         coverage=_coverage_out(queries.coverage(tools.values(), module=module)),
         alerts=[alert_out(r) for r in open_rows],
