@@ -45,9 +45,10 @@ async def error_clusters(
     limit: int | None = None,
 ) -> list[Cluster]:
     """Failures grouped by tool and normalised message, most frequent first."""
-    condition = sa.and_(
-        PersonaAction.result == "error", in_window(PersonaAction.created_at, window)
-    )
+    # A literal, not a bound parameter: a generic plan could not match the partial index
+    # `WHERE result = 'error'` with a parameter.
+    failed = PersonaAction.result == sa.literal_column("'error'")
+    condition = sa.and_(failed, in_window(PersonaAction.created_at, window))
     if module is not None:
         condition = sa.and_(condition, tool_of_module(module))
     if is_postgres(session):

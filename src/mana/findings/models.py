@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mana.db import Base, JSONType, UTCDateTime, new_id, one_of
+from mana.personas.models import PersonaAction
 
 ALERT_RULES = ("rating_drop", "error_rate", "latency_p95", "new_cluster", "new_observation")
 ALERT_STATUSES = ("open", "resolved")
@@ -53,3 +54,22 @@ class Alert(Base):
     acknowledged_by: Mapped[uuid.UUID | None] = mapped_column(
         sa.ForeignKey("auth.users.id", ondelete="SET NULL")
     )
+
+
+# Findings read persona_actions by time window across all personas, which the personas' own
+# index (persona_id, created_at) cannot serve. Declared here, beside the only code that needs
+# them, and created by migration 0005:
+# - a covering index: daily counts and latency percentiles become index-only range scans on
+#   PostgreSQL instead of a scan of the whole (append-only, ever-growing) table;
+# - a partial index over failures only (a few % of rows): the error clusters' scan.
+sa.Index(
+    "ix_persona_actions_created_covering",
+    PersonaAction.created_at,
+    postgresql_include=["tool_name", "result", "latency_ms"],
+)
+sa.Index(
+    "ix_persona_actions_failures_created",
+    PersonaAction.created_at,
+    postgresql_where=sa.text("result = 'error'"),
+    sqlite_where=sa.text("result = 'error'"),
+)

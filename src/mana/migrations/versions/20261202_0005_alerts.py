@@ -1,4 +1,5 @@
-"""Regression alerts: one open alert per (rule, subject), enforced by a partial unique index.
+"""Regression alerts (one open alert per rule and subject, a partial unique index), and the
+time-window indexes on persona_actions that findings read through.
 
 Revision ID: 0005_alerts
 Revises: 0003_observations
@@ -66,8 +67,33 @@ def upgrade() -> None:
         sqlite_where=sa.text("status = 'open'"),
     )
 
+    # Findings read actions by time window across personas (see mana.findings.models).
+    op.create_index(
+        "ix_persona_actions_created_covering",
+        "persona_actions",
+        ["created_at"],
+        unique=False,
+        schema="auth",
+        postgresql_include=["tool_name", "result", "latency_ms"],
+    )
+    op.create_index(
+        "ix_persona_actions_failures_created",
+        "persona_actions",
+        ["created_at"],
+        unique=False,
+        schema="auth",
+        postgresql_where=sa.text("result = 'error'"),
+        sqlite_where=sa.text("result = 'error'"),
+    )
+
 
 def downgrade() -> None:
+    op.drop_index(
+        "ix_persona_actions_failures_created", table_name="persona_actions", schema="auth"
+    )
+    op.drop_index(
+        "ix_persona_actions_created_covering", table_name="persona_actions", schema="auth"
+    )
     op.drop_index("uq_alerts_open_rule_subject", table_name="alerts", schema="auth")
     op.drop_index("ix_alerts_status_opened", table_name="alerts", schema="auth")
     op.drop_table("alerts", schema="auth")
