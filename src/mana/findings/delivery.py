@@ -164,6 +164,11 @@ class AlertEvaluator:
         self.notifier.submit(changes)  # after the commit: never announce a rolled-back alert
         return changes
 
+    async def wait_idle(self) -> None:
+        """Until nothing is running or waiting to run (tests, an orderly hand-over)."""
+        while self._task is not None and not self._task.done():
+            await asyncio.gather(asyncio.shield(self._task), return_exceptions=True)
+
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
