@@ -96,7 +96,8 @@ async def captured_statements(
     statements: list[tuple[str, tuple[Any, ...]]] = []
 
     def capture(_conn: Any, _cursor: Any, sql: str, params: Any, _ctx: Any, _many: bool) -> None:
-        if "auth." in sql:  # not the dialect's own start-up queries
+        # The findings' statements (and their SET LOCAL), not the dialect's start-up queries.
+        if "auth." in sql or sql.startswith("SET LOCAL"):
             statements.append((sql, tuple(params or ())))
 
     event.listen(engine.sync_engine, "before_cursor_execute", capture)
@@ -142,8 +143,10 @@ async def measure(base_url: str, url: str, *, iterations: int) -> None:
                     async def raw(
                         statements: list[tuple[str, tuple[Any, ...]]] = statements,
                     ) -> None:
-                        for sql, params in statements:
-                            await connection.fetch(sql, *params)
+                        # One transaction, as the API's request has (SET LOCAL needs it).
+                        async with connection.transaction():
+                            for sql, params in statements:
+                                await connection.fetch(sql, *params)
 
                     api_timing = await timed(api, iterations, warmup=2)
                     raw_timing = await timed(raw, iterations, warmup=2)

@@ -310,7 +310,11 @@ async def evaluate_alerts(
     evaluation = await firing_rules(session, now=now, settings=settings)
     firing = {(f.rule, f.subject): f for f in evaluation.firing}
     changes: list[AlertChange] = []
-    open_alerts = (await session.scalars(sa.select(Alert).where(Alert.status == "open"))).all()
+    # Locked: two auth processes evaluating at once take turns, so an alert is resolved (and
+    # announced) once, and the second sees what the first did.
+    open_alerts = (
+        await session.scalars(sa.select(Alert).where(Alert.status == "open").with_for_update())
+    ).all()
     resolve_after = timedelta(hours=settings.resolve_after_hours)
     for alert in open_alerts:
         key = (alert.rule, alert.subject)

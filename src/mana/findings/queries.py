@@ -26,6 +26,7 @@ from mana.personas.models import PersonaAction, PersonaFeedback, PersonaObservat
 from mana.tools.registry import exposed_tools
 
 PERCENTILES = (0.5, 0.95)
+PERCENTILE_WORK_MEM = "64MB"
 
 
 @dataclass(frozen=True)
@@ -210,6 +211,9 @@ async def tool_figures(
     if module is not None:
         condition = sa.and_(condition, tool_of_module(module))
     if is_postgres(session):
+        # percentile_cont sorts every call of the window by latency: with the default 4 MB of
+        # work_mem a fortnight of 1M-action history spills that sort to disk.
+        await session.execute(sa.text(f"SET LOCAL work_mem = '{PERCENTILE_WORK_MEM}'"))
         latency = PersonaAction.latency_ms
         rows = await session.execute(
             sa.select(
