@@ -34,6 +34,17 @@ class Settings(BaseSettings):
     database_url: str = f"sqlite:///{DEFAULT_SQLITE_PATH}"
     # SQL echo is for debugging only; never on by default (it would print password hashes).
     database_echo: bool = False
+    # How long a connect to an unreachable database, or a wait for a free pooled connection,
+    # may take before the request is answered 503 `database_unavailable`.
+    database_connect_timeout_seconds: float = Field(default=10.0, gt=0)
+    database_pool_timeout_seconds: float = Field(default=30.0, gt=0)
+    # Larger request bodies are refused with 413 before they are read (auth service).
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # Shared state of the auth processes (sign-in rate limits): Redis when set, else the
+    # database. e.g. redis://127.0.0.1:6379/0
+    redis_url: str | None = None
+    # Peers (CIDRs) whose X-Forwarded-For is believed; everyone else is their socket address.
+    trusted_proxies: list[str] = []
 
     # --- auth service ---
     auth_url: str = "http://localhost:3001"

@@ -15,9 +15,11 @@ from mana.auth.routes import router as auth_router
 from mana.auth.routes import well_known
 from mana.config import Settings
 from mana.db import create_engine, create_sessionmaker, database_ok
+from mana.kit.body_limit import BodySizeLimit
 from mana.kit.clock import Clock
 from mana.kit.errors import error_body, install_error_handlers
 from mana.kit.observability import install_http_metrics
+from mana.kit.outage import install_database_outage_handling, watch_engine
 from mana.kit.ratelimit import SlidingWindowLimiter
 from mana.personas.admin_routes import router as admin_personas_router
 from mana.personas.internal_routes import router as internal_personas_router
@@ -30,7 +32,13 @@ def create_auth_app(settings: Settings, *, clock: Clock | None = None) -> FastAP
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = create_engine(settings.database_url, echo=settings.database_echo)
+        engine = create_engine(
+            settings.database_url,
+            echo=settings.database_echo,
+            connect_timeout=settings.database_connect_timeout_seconds,
+            pool_timeout=settings.database_pool_timeout_seconds,
+        )
+        watch_engine(engine, outage)
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
         app.state.keyring = KeyRing(
@@ -54,6 +62,7 @@ def create_auth_app(settings: Settings, *, clock: Clock | None = None) -> FastAP
         limit=settings.login_rate_limit_per_client, window=settings.login_rate_window_seconds
     )
     install_error_handlers(app)
+    outage = install_database_outage_handling(app, service="auth")
     install_http_metrics(app, service="auth")
     app.include_router(auth_router)
     app.include_router(well_known)
@@ -61,6 +70,9 @@ def create_auth_app(settings: Settings, *, clock: Clock | None = None) -> FastAP
     app.include_router(admin_users_router)
     app.include_router(admin_personas_router)
     app.include_router(internal_personas_router)
+    # Added last, so it is the outermost layer: an oversized body is refused before anything
+    # (metrics, routing, validation) touches it.
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
 
     @app.get("/health", tags=["ops"])
     async def health(request: Request) -> JSONResponse:
