@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     # Shared state of the auth processes (sign-in rate limits): Redis when set, else the
     # database. e.g. redis://127.0.0.1:6379/0
     redis_url: str | None = None
+    # Prefix of the rate-limit counters' keys: deployments sharing one Redis keep apart.
+    rate_limit_key_prefix: str = Field(default="mana", min_length=1, max_length=40)
     # Peers (CIDRs) whose X-Forwarded-For is believed; everyone else is their socket address.
     trusted_proxies: list[str] = []
 
