@@ -126,6 +126,11 @@ class Settings(BaseSettings):
     # No budget (None) means no limit; a tick or day that would exceed it stops before the call.
     tick_budget_usd: float | None = Field(default=0.5, ge=0)
     daily_budget_usd: float | None = Field(default=20.0, ge=0)
+    # The daily budget holds across runner processes (a ledger in the auth service's
+    # database); false: each process counts its own day.
+    shared_llm_budget: bool = True
+    # The slice of the daily budget a runner holds at a time (default: a twentieth of it).
+    llm_budget_slice_usd: float | None = Field(default=None, gt=0)
     # --- end LLM brains ---
 
     @property

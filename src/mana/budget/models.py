@@ -12,34 +12,35 @@ from mana.db import Base, UTCDateTime, utcnow
 
 
 class LlmBudgetDay(Base):
-    """What was spent on model calls in one UTC day, settled. Its row is also the lock that
-    serialises reservations of that day (FOR UPDATE on PostgreSQL; SQLite serialises writers)."""
+    """One row per UTC day: the lock that serialises the day's grants (FOR UPDATE on
+    PostgreSQL; SQLite serialises writers anyway). The figures live in the allowances."""
 
     __tablename__ = "llm_budget_days"
     __table_args__ = ({"schema": "auth"},)
 
     day: Mapped[date] = mapped_column(sa.Date, primary_key=True)
-    spent_usd: Mapped[float] = mapped_column(sa.Float, default=0.0)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
-class LlmBudgetReservation(Base):
-    """A model call's worst-case cost, held from before the call until its real cost is known.
+class LlmBudgetAllowance(Base):
+    """A slice of one day's budget granted to one runner process, spent by it call by call.
 
-    The id is the runner's, so a retried reserve or settle is the same row. An unsettled
-    reservation stops counting at `expires_at` (its runner died mid-call)."""
+    `granted_usd` is held for the runner until it reports the allowance final (the unused rest
+    returns to the day) or until `expires_at` passes without a report (the runner died: what
+    it reported as used stays spent, the rest returns). The id is the runner's, so a retried
+    grant or report is the same row."""
 
-    __tablename__ = "llm_budget_reservations"
+    __tablename__ = "llm_budget_allowances"
     __table_args__ = (
-        sa.Index("ix_llm_budget_reservations_day_open", "day", "settled_at"),
+        sa.Index("ix_llm_budget_allowances_day", "day"),
         {"schema": "auth"},
     )
 
     id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True)
     day: Mapped[date] = mapped_column(sa.Date)
     runner_id: Mapped[str] = mapped_column(sa.String(120))
-    amount_usd: Mapped[float] = mapped_column(sa.Float)
-    cost_usd: Mapped[float | None] = mapped_column(sa.Float)
+    granted_usd: Mapped[float] = mapped_column(sa.Float)
+    used_usd: Mapped[float] = mapped_column(sa.Float, default=0.0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    final_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

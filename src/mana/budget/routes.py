@@ -1,5 +1,5 @@
-"""The shared daily LLM budget on the internal API (service key): every runner process reserves
-from and settles into one ledger, so N runners spend one budget, not N."""
+"""The shared daily LLM budget on the internal API (service key): every runner process takes
+allowances from and reports spend into one ledger, so N runners spend one budget, not N."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from fastapi import APIRouter
 
 from mana.auth.deps import AppClock, DbSession, ServiceCaller
 from mana.budget import service
-from mana.budget.schemas import BudgetOut, ReserveRequest, SettleRequest
+from mana.budget.schemas import BudgetOut, GrantRequest, UsageReport
 
 router = APIRouter(prefix="/api/v1/internal/personas/llm-budget", tags=["internal"])
 
@@ -25,24 +25,24 @@ def _out(state: service.BudgetState) -> BudgetOut:
         day=state.day,
         spent_usd=state.spent_usd,
         committed_usd=state.committed_usd,
-        granted=state.granted,
+        granted_usd=state.granted_usd,
     )
 
 
 @router.get("", response_model=BudgetOut, responses=_ERRORS)
 async def today(_service: ServiceCaller, session: DbSession, clock: AppClock) -> BudgetOut:
-    """Today's (UTC) spend and what calls in flight may still add."""
+    """Today's (UTC) reported spend, and that plus what live allowances still hold."""
     return _out(await service.today(session, now=clock.now()))
 
 
-@router.post("/reserve", response_model=BudgetOut, responses=_ERRORS)
-async def reserve(
-    _service: ServiceCaller, body: ReserveRequest, session: DbSession, clock: AppClock
+@router.post("/allowances", response_model=BudgetOut, responses=_ERRORS)
+async def grant(
+    _service: ServiceCaller, body: GrantRequest, session: DbSession, clock: AppClock
 ) -> BudgetOut:
-    """Hold a model call's worst-case cost; `granted: false` when it would pass `limitUsd`."""
-    state = await service.reserve(
+    """Grant up to `amountUsd` of today's budget under `limitUsd` (`grantedUsd`: how much)."""
+    state = await service.grant(
         session,
-        reservation_id=body.reservation_id,
+        allowance_id=body.allowance_id,
         amount_usd=body.amount_usd,
         limit_usd=body.limit_usd,
         runner_id=body.runner_id,
@@ -52,16 +52,18 @@ async def reserve(
     return _out(state)
 
 
-@router.post("/settle", response_model=BudgetOut, responses=_ERRORS)
-async def settle(
-    _service: ServiceCaller, body: SettleRequest, session: DbSession, clock: AppClock
+@router.post("/usage", response_model=BudgetOut, responses=_ERRORS)
+async def report_use(
+    _service: ServiceCaller, body: UsageReport, session: DbSession, clock: AppClock
 ) -> BudgetOut:
-    """Book the call's real cost and release its reservation (idempotent per reservation)."""
-    state = await service.settle(
+    """Report an allowance's use so far; `final` gives the unused rest back to the day."""
+    state = await service.report_use(
         session,
-        reservation_id=body.reservation_id,
-        cost_usd=body.cost_usd,
+        allowance_id=body.allowance_id,
+        used_usd=body.used_usd,
+        final=body.final,
         runner_id=body.runner_id,
+        ttl=timedelta(seconds=body.ttl_seconds),
         now=clock.now(),
     )
     return _out(state)
