@@ -86,6 +86,32 @@ def test_a_cut_database_gets_json_503s_then_the_service_recovers_by_itself(
                 assert sum("reachable again" in r.getMessage() for r in records) == outage
 
 
+def test_a_connection_reset_in_the_middle_of_a_statement_counts_as_unavailable(
+    database_url: str,
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("a TCP proxy sits in front of PostgreSQL; SQLite has no network")
+    url = make_url(database_url)
+
+    async def run(proxy: TcpProxy) -> BaseException:
+        engine = create_engine(url.set(host="127.0.0.1", port=proxy.port).render_as_string(False))
+        try:
+            async with engine.connect() as connection:
+                await connection.execute(sa.text("SELECT 1"))
+                proxy.cut()
+                try:
+                    await connection.execute(sa.text("SELECT 1"))
+                except sa.exc.DBAPIError as exc:
+                    return exc
+        finally:
+            await engine.dispose()
+        raise AssertionError("the statement worked through a cut connection")
+
+    with TcpProxy(url.host or "127.0.0.1", url.port or 5432) as proxy:
+        failure = asyncio.run(run(proxy))
+    assert unavailability(failure) is not None
+
+
 def test_a_full_connection_pool_counts_as_unavailable(database_url: str) -> None:
     async def run() -> BaseException:
         engine = create_async_engine(

@@ -9,6 +9,7 @@ import uuid
 import httpx
 import pytest
 
+from mana.kit.server import free_port
 from tests.fixtures.servers import DEFAULT_PASSWORD, running_auth_service
 
 LOGIN = "/api/v1/auth/login"
@@ -97,3 +98,20 @@ def test_behind_a_trusted_proxy_the_forwarded_client_is_the_one_counted(
         assert login(client, email, DEFAULT_PASSWORD, **forged_chain) == 429
         # Another client behind the same proxy has a limit of its own.
         assert login(client, email, DEFAULT_PASSWORD, **{"X-Forwarded-For": "203.0.113.8"}) == 200
+
+
+def test_an_unreachable_redis_refuses_sign_in_with_a_json_503_not_an_open_door(
+    database_url: str,
+) -> None:
+    if not database_url.startswith("sqlite"):
+        pytest.skip("the database plays no part: once is enough")
+    nobody_listens = f"redis://127.0.0.1:{free_port()}/0"
+    with (
+        running_auth_service(database_url, redis_url=nobody_listens) as auth,
+        auth.client() as client,
+    ):
+        email = auth.register()["email"]
+        response = client.post(LOGIN, json={"email": email, "password": DEFAULT_PASSWORD})
+        assert response.status_code == 503, response.text
+        assert response.json()["error"] == "rate_limit_store_unavailable"
+        assert "Retry-After" in response.headers

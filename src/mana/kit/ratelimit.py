@@ -31,12 +31,14 @@ from fastapi import Request
 from limits import RateLimitItemPerSecond
 from limits.aio.storage import Storage
 from limits.aio.strategies import FixedWindowRateLimiter
+from limits.errors import StorageError
 from limits.storage import storage_from_string
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mana.db import Base
+from mana.kit.errors import RateLimitStoreUnavailable
 
 # One expired-row sweep per this many hits keeps the table at about the keys of one window.
 _SWEEP_ONE_IN = 200
@@ -128,7 +130,8 @@ class SqlCounterStorage(Storage):
 
 def shared_storage(*, redis_url: str | None, engine: AsyncEngine) -> Storage:
     if redis_url:
-        storage = storage_from_string(f"async+{redis_url}")
+        # Wrapped: a Redis failure becomes limits' StorageError, answered 503 below.
+        storage = storage_from_string(f"async+{redis_url}", wrap_exceptions=True)
         assert isinstance(storage, Storage)  # an async+ scheme gives an async storage
         return storage
     return SqlCounterStorage(engine)
@@ -145,13 +148,26 @@ class SharedLimiter:
 
     async def retry_after(self, *key: str) -> int | None:
         """Seconds until the next attempt is allowed, or None if it is allowed now."""
-        if await self._strategy.test(self.item, *key):
-            return None
-        stats = await self._strategy.get_window_stats(self.item, *key)
+        try:
+            if await self._strategy.test(self.item, *key):
+                return None
+            stats = await self._strategy.get_window_stats(self.item, *key)
+        except StorageError as exc:
+            raise _store_unavailable(exc) from exc
         return max(1, math.ceil(stats.reset_time - time.time()))
 
     async def hit(self, *key: str) -> None:
-        await self._strategy.hit(self.item, *key)
+        try:
+            await self._strategy.hit(self.item, *key)
+        except StorageError as exc:
+            raise _store_unavailable(exc) from exc
+
+
+def _store_unavailable(exc: StorageError) -> RateLimitStoreUnavailable:
+    cause = exc.storage_error
+    return RateLimitStoreUnavailable(
+        f"the rate-limit store is unavailable ({type(cause).__name__}); try again shortly"
+    )
 
 
 def private_key(value: str) -> str:
