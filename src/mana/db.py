@@ -7,6 +7,8 @@ the models and migrations stay identical for both.
 
 from __future__ import annotations
 
+import errno
+import socket
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -14,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.dialects.postgresql import JSONB
@@ -85,6 +88,16 @@ async def database_ok(engine: AsyncEngine) -> str | None:
     return None
 
 
+# Raw driver errors that mean "the server is not there for us right now": a PostgreSQL that is
+# starting up, shutting down or out of connection slots; a connection that broke.
+_UNAVAILABLE_DRIVER_ERRORS: tuple[type[BaseException], ...] = (
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.TooManyConnectionsError,
+)
+_NETWORK_ERRNOS = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ETIMEDOUT, errno.ENETDOWN}
+
+
 def unavailability(exc: BaseException) -> str | None:
     """A short reason when `exc` means "the database cannot be reached right now", else None.
 
@@ -101,8 +114,14 @@ def unavailability(exc: BaseException) -> str | None:
             exc, sa.exc.OperationalError | sa.exc.InterfaceError
         ):
             return f"{type(exc.orig).__name__}: {_first_line(exc.orig)}"
-        return None
-    if isinstance(exc, OSError):  # ConnectionRefusedError, ConnectionResetError, TimeoutError…
+        # SQLAlchemy's asyncpg adapter keeps the driver's own error as the cause.
+        cause = exc.orig.__cause__ if exc.orig is not None else None
+        return unavailability(cause) if cause is not None else None
+    if isinstance(exc, _UNAVAILABLE_DRIVER_ERRORS):
+        return f"{type(exc).__name__}: {_first_line(exc)}"
+    if isinstance(exc, ConnectionError | TimeoutError | socket.gaierror) or (
+        isinstance(exc, OSError) and exc.errno in _NETWORK_ERRNOS
+    ):
         return f"{type(exc).__name__}: {_first_line(exc)}"
     return None
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from mana.db import async_database_url, create_engine, unavailability
+from tests.fixtures.database import Db
 from tests.fixtures.servers import DEFAULT_PASSWORD, running_auth_service, unique_email
 from tests.fixtures.tcp_proxy import TcpProxy
 
@@ -110,6 +112,32 @@ def test_a_connection_reset_in_the_middle_of_a_statement_counts_as_unavailable(
     with TcpProxy(url.host or "127.0.0.1", url.port or 5432) as proxy:
         failure = asyncio.run(run(proxy))
     assert unavailability(failure) is not None
+
+
+def test_a_server_out_of_connection_slots_counts_as_unavailable(database_url: str) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("connection slots are a PostgreSQL matter")
+    role = f"mana_noslots_{uuid.uuid4().hex[:8]}"
+    admin = Db(database_url)
+    # A role allowed no connections: the server answers exactly as when all slots are taken.
+    admin.execute(f"CREATE ROLE {role} LOGIN CONNECTION LIMIT 0")
+    try:
+
+        async def run() -> BaseException:
+            engine = create_engine(make_url(database_url).set(username=role).render_as_string())
+            try:
+                async with engine.connect() as connection:
+                    await connection.execute(sa.text("SELECT 1"))
+            except Exception as exc:  # the driver's own error type is what is looked at
+                return exc
+            finally:
+                await engine.dispose()
+            raise AssertionError("a role without connection slots connected")
+
+        failure = asyncio.run(run())
+    finally:
+        admin.execute(f"DROP ROLE {role}")
+    assert "connections" in (unavailability(failure) or ""), repr(failure)
 
 
 def test_a_full_connection_pool_counts_as_unavailable(database_url: str) -> None:

@@ -15,6 +15,7 @@ import threading
 import time
 from typing import Any
 
+import asyncpg
 import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -99,7 +100,7 @@ def install_database_outage_handling(app: FastAPI, *, service: str) -> OutageLog
             headers=error.headers,
         )
 
-    for exc_type in (sa.exc.DBAPIError, sa.exc.TimeoutError, OSError):
+    for exc_type in (sa.exc.DBAPIError, sa.exc.TimeoutError, OSError, asyncpg.PostgresError):
         app.add_exception_handler(exc_type, _maybe_unavailable)
     return outage
 
