@@ -7,11 +7,14 @@
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING
 
 from mana.config import Settings
 from mana.runner.brains.base import Brain
 from mana.runner.brains.scripted import ScriptedBrain
+
+if TYPE_CHECKING:
+    from mana.runner.brains.llm_common import DailySpend
 
 # The LLM brains are imported only when chosen: the two SDKs take seconds to import, and every
 # `mana` command (and the default, offline scripted brain) would otherwise pay for them.
@@ -26,7 +29,7 @@ class UnknownBrain(ValueError):
     pass
 
 
-def get_brain(name: str, settings: Settings, *, daily_spend: Any = None) -> Brain:
+def get_brain(name: str, settings: Settings, *, daily_spend: DailySpend | None = None) -> Brain:
     """Build a brain by name. LLM brains raise BrainConfigError when their key is missing.
     `daily_spend`: what an LLM brain counts its day's spend in (default: its own DailySpend)."""
     if name == "scripted":

@@ -24,7 +24,7 @@ import asyncio
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import httpx
 
@@ -55,8 +55,9 @@ class _Allowance:
     final_reported: bool = False
 
 
-class SharedDailySpend:
-    """`DailySpend`'s interface over allowances from the shared ledger (see the module doc)."""
+class SharedDailySpend(DailySpend):
+    """`DailySpend` over allowances from the shared ledger (see the module doc). What the base
+    class counts stays this process's own spend (`spent`); `committed()` is the ledger's view."""
 
     def __init__(
         self,
@@ -73,12 +74,11 @@ class SharedDailySpend:
         self._owns_api = owns_api
         self.limit_usd = limit_usd
         self._runner_id = runner_id
-        self._clock = clock or Clock()
+        super().__init__(clock or Clock())
         default_slice = (limit_usd / DEFAULT_SLICES_PER_DAY) if limit_usd else 1.0
         self.slice_usd = slice_usd or default_slice
         self._ttl = ttl_seconds
-        self._local = DailySpend(self._clock)  # this process's own figures
-        self._day: date | None = None
+        self._ledger_day: date | None = None
         self._allowances: list[_Allowance] = []
         self._reserved = 0.0
         self._out_until: datetime | None = None  # the ledger granted nothing before this
@@ -90,15 +90,10 @@ class SharedDailySpend:
 
     @property
     def today(self) -> date:
-        day = self._clock.now().astimezone(UTC).date()
-        if day != self._day:
+        day = super().today
+        if day != self._ledger_day:
             self._new_day(day)
         return day
-
-    @property
-    def spent(self) -> float:
-        """What this process spent today (the ledger has everyone's)."""
-        return self._local.spent
 
     def available(self) -> float:
         """What this process may still commit today without asking the ledger."""
@@ -112,20 +107,20 @@ class SharedDailySpend:
         this call?"."""
         if self.limit_usd is None:
             self._top_up()  # no limit: the ledger still records what was spent
-            return self._local.committed()
+            return super().committed()
         available = self.available()
         self._top_up()
         return max(self.limit_usd - available, 0.0)
 
     def reserve(self, amount: float) -> Reservation:
-        reservation = self._local.reserve(amount)
+        reservation = super().reserve(amount)
         if reservation.day == self.today:
             self._reserved += amount
         self._top_up()
         return reservation
 
     def settle(self, reservation: Reservation, actual: float) -> None:
-        self._local.settle(reservation, actual)
+        super().settle(reservation, actual)
         if reservation.day == self.today:
             self._reserved = max(0.0, self._reserved - reservation.amount)
         # A call that straddled midnight is paid today, as DailySpend does.
@@ -167,7 +162,7 @@ class SharedDailySpend:
         for allowance in self._allowances:
             allowance.final = True  # yesterday's rest goes back to yesterday
         self._flush_reports()
-        self._day, self._allowances, self._reserved, self._out_until = day, [], 0.0, None
+        self._ledger_day, self._allowances, self._reserved, self._out_until = day, [], 0.0, None
 
     def _charge(self, cost: float) -> None:
         left = cost
@@ -225,7 +220,7 @@ class SharedDailySpend:
             self._note_unreachable(exc)
             return
         self._note_reachable()
-        if day != self._day or answer.day != day:
+        if day != self._ledger_day or answer.day != day:
             # The day turned while we asked: give it straight back.
             stale = _Allowance(allowance_id, answer.day, answer.granted_usd or 0.0, final=True)
             self._spawn(self._report(stale))
