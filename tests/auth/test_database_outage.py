@@ -114,6 +114,31 @@ def test_a_connection_reset_in_the_middle_of_a_statement_counts_as_unavailable(
     assert unavailability(failure) is not None
 
 
+def test_a_black_holed_database_times_out_within_the_connect_timeout(database_url: str) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("a TCP proxy sits in front of PostgreSQL; SQLite has no network")
+    url = make_url(database_url)
+
+    async def run(proxy: TcpProxy) -> BaseException:
+        through_proxy = url.set(host="127.0.0.1", port=proxy.port).render_as_string(False)
+        engine = create_engine(through_proxy, connect_timeout=1)
+        try:
+            async with engine.connect() as connection:
+                await connection.execute(sa.text("SELECT 1"))
+        except TimeoutError as exc:
+            return exc
+        finally:
+            await engine.dispose()
+        raise AssertionError("connected through a stalled link")
+
+    with TcpProxy(url.host or "127.0.0.1", url.port or 5432) as proxy:
+        proxy.stall()
+        started = time.monotonic()
+        failure = asyncio.run(run(proxy))
+        assert time.monotonic() - started < 5  # asyncpg alone would wait 60 s
+    assert unavailability(failure) is not None
+
+
 def test_a_server_out_of_connection_slots_counts_as_unavailable(database_url: str) -> None:
     if not database_url.startswith("postgresql"):
         pytest.skip("connection slots are a PostgreSQL matter")

@@ -13,6 +13,7 @@ from datetime import timedelta
 import httpx
 import pytest
 
+from mana.kit.server import free_port
 from mana.runner.brains.llm_common import DailySpend, LLMBrain
 from mana.runner.brains.shared_budget import SharedDailySpend
 from mana.runner.internal_client import InternalApi
@@ -169,3 +170,15 @@ async def test_a_runner_built_with_an_llm_brain_spends_from_the_shared_ledger(
         assert brain.daily_spend.available() == pytest.approx(LIMIT / 20)  # its first slice
         assert (await ledger(ledger_service))["committedUsd"] == pytest.approx(LIMIT / 20)
     assert (await ledger(ledger_service))["committedUsd"] == 0
+
+
+@pytest.mark.anyio
+async def test_without_a_reachable_ledger_model_calls_are_refused_not_made_on_trust() -> None:
+    api = InternalApi(f"http://127.0.0.1:{free_port()}", TEST_SERVICE_KEY, backoff_seconds=0.01)
+    spend = SharedDailySpend(api, limit_usd=LIMIT, runner_id="runner-alone", owns_api=True)
+    await spend.start()
+    try:
+        assert spend.available() == 0
+        assert not await model_call(spend)
+    finally:
+        await spend.aclose()
