@@ -11,8 +11,8 @@ import sqlalchemy as sa
 
 from mana.db import create_engine, create_sessionmaker, transaction
 
-WRITERS = 3
-INCREMENTS = 40
+WRITERS = 2
+INCREMENTS = 30
 
 
 async def _increment(url: str, times: int) -> None:
