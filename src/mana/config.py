@@ -6,11 +6,12 @@ Names follow DESIGN.md §3. Where the original system had a name (`PERSONA_SEED_
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SERVICE_KEY = "mana-dev-service-key"
@@ -132,6 +133,16 @@ class Settings(BaseSettings):
     # The slice of the daily budget a runner holds at a time (default: a twentieth of it).
     llm_budget_slice_usd: float | None = Field(default=None, gt=0)
     # --- end LLM brains ---
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _cidrs(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry.strip(), strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or CIDR") from None
+        return value
 
     @property
     def is_production(self) -> bool:
