@@ -17,6 +17,8 @@ BLUE = "#0072B2"
 VERMILION = "#D55E00"
 GREEN = "#009E73"
 GREY = "#6b6b6b"
+# Counts behind a line: light, so the line in front stays the thing to read.
+LIGHT_GREY = "#c4c4c4"
 RATING_COLOURS = ["#b2182b", "#D55E00", "#8a7a00", "#4d9221", "#1b7837"]
 
 
@@ -44,6 +46,7 @@ class Chart:
     y2_title: str = ""
     y_min: float | None = None
     y_max: float | None = None
+    y2_max: float | None = None
     stacked: bool = False
     options: dict[str, Any] = field(default_factory=dict)
 
@@ -66,6 +69,7 @@ class Chart:
             "y2Title": self.y2_title,
             "yMin": self.y_min,
             "yMax": self.y_max,
+            "y2Max": self.y2_max,
             "stacked": self.stacked,
         }
 
@@ -142,13 +146,15 @@ def daily_ratings(
         labels=day_labels(dates),
         series=[
             Series("Mean rating", means, colour=BLUE, decimals=2),
-            Series("Ratings", counts, kind="bar", colour=GREY, axis="y2"),
+            Series("Ratings", counts, kind="bar", colour=LIGHT_GREY, axis="y2"),
         ],
         summary=f"{module} mean rating per day, {_trend_words(means)}; {sum(counts)} ratings.",
         y_title="rating",
         y2_title="ratings",
         y_min=1,
         y_max=5,
+        # Count bars reach at most half-way up, under the rating line.
+        y2_max=max(max(counts, default=0) * 2, 2),
     )
 
 
@@ -174,6 +180,7 @@ def daily_errors(
             f"most failures on one day {max(errors, default=0)}."
         ),
         y_title="calls",
+        y_min=0,
         stacked=True,
     )
 
@@ -219,4 +226,5 @@ def ticks_per_day(
         y_title="calls",
         y2_title="ticks",
         y_min=0,
+        y2_max=max(max(ticks, default=0) * 2, 2),
     )

@@ -22,6 +22,7 @@
         title: { display: !!spec.y2Title, text: spec.y2Title },
         grid: { drawOnChartArea: false },
       };
+      if (spec.y2Max !== null) scales.y2.max = spec.y2Max;
     }
     return scales;
   }
@@ -34,7 +35,7 @@
       data: s.values,
       yAxisID: s.axis,
       borderColor: s.colour,
-      backgroundColor: s.barColours || (bar ? s.colour : s.colour),
+      backgroundColor: s.barColours || s.colour,
       borderWidth: bar ? 0 : 2,
       pointRadius: bar ? 0 : 3,
       spanGaps: false,
