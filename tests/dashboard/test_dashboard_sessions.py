@@ -156,9 +156,7 @@ def test_production_needs_a_dashboard_secret_and_sets_secure_cookies(site: Site)
     with pytest.raises(ProductionConfigError, match="MANA_DASHBOARD_SECRET"):
         create_dashboard_app(make_settings(site.db.url, **base))
 
-    settings = make_settings(
-        site.db.url, dashboard_secret="a-long-random-dashboard-secret", **base
-    )
+    settings = make_settings(site.db.url, dashboard_secret="a-long-random-dashboard-secret", **base)
     with (
         BackgroundServer(create_dashboard_app(settings)) as server,
         httpx.Client(base_url=server.url) as client,
