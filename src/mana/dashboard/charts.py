@@ -7,8 +7,9 @@ table under every chart and the canvas's text summary, so nothing is only visibl
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal
 
@@ -48,7 +49,8 @@ class Chart:
     y_max: float | None = None
     y2_max: float | None = None
     stacked: bool = False
-    options: dict[str, Any] = field(default_factory=dict)
+    # A small chart (an overview card): no axis titles, short day labels; the legend stays.
+    compact: bool = False
 
     def config(self) -> dict[str, Any]:
         return {
@@ -71,6 +73,7 @@ class Chart:
             "yMax": self.y_max,
             "y2Max": self.y2_max,
             "stacked": self.stacked,
+            "compact": self.compact,
         }
 
 
@@ -104,8 +107,10 @@ def rating_trend(
     dates: Sequence[date],
     means: Sequence[float | None],
     error_rates: Sequence[float | None] | None = None,
+    error_axis_max: float | None = None,
 ) -> Chart:
-    """The overview card's chart: mean rating per day (and the error rate beside it)."""
+    """The overview card's chart: mean rating per day (and the error rate beside it). Give
+    every card the same `error_axis_max` (percent) so their bars compare across modules."""
     series = [Series("Mean rating", means, colour=BLUE, decimals=2)]
     if error_rates is not None:
         series.append(
@@ -128,7 +133,15 @@ def rating_trend(
         y2_title="error %",
         y_min=1,
         y_max=5,
+        y2_max=error_axis_max,
+        compact=True,
     )
+
+
+def error_axis_max(rates: Sequence[float | None]) -> float:
+    """A shared top for error-rate axes, in percent: the highest rate rounded up to 10s."""
+    highest = max((r for r in rates if r is not None), default=0.0) * 100
+    return float(max(10, math.ceil(highest / 10) * 10))
 
 
 def daily_ratings(

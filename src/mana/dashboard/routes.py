@@ -219,6 +219,7 @@ def _worst_note(notes: list[NoteOut], module: str) -> NoteOut | None:
 @router.get("/")
 async def overview(request: Request, admin: Admin, days: Days = DEFAULT_DAYS) -> Response:
     findings = await admin.get(FINDINGS, FindingsOverviewOut, params={"days": days})
+    error_top = charts.error_axis_max([r for m in findings.modules for r in m.error_trend])
     cards = [
         Card(
             module=m,
@@ -228,6 +229,7 @@ async def overview(request: Request, admin: Admin, days: Days = DEFAULT_DAYS) ->
                 dates=findings.dates,
                 means=m.rating_trend,
                 error_rates=m.error_trend,
+                error_axis_max=error_top,
             ),
             worst_note=_worst_note(findings.worst_notes, m.module),
         )
