@@ -7,6 +7,7 @@ static files and templates, and how the API's failures become pages.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from urllib.parse import urlencode
@@ -47,6 +48,14 @@ SECURITY_HEADERS = {
 }
 
 
+def static_version() -> str:
+    digest = hashlib.sha256()
+    for path in sorted((HERE / "static").rglob("*")):
+        if path.is_file():
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
 def create_dashboard_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     settings.require_dashboard_secret()
     clock = clock or Clock()
@@ -78,6 +87,7 @@ def create_dashboard_app(settings: Settings, *, clock: Clock | None = None) -> F
     app.state.clock = clock
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.globals["fmt"] = fmt
+    templates.env.globals["version"] = static_version()
     app.state.templates = templates
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.include_router(router)
@@ -87,6 +97,9 @@ def create_dashboard_app(settings: Settings, *, clock: Clock | None = None) -> F
         if request.url.path.startswith("/static/"):
             response = await call_next(request)
             response.headers.update(SECURITY_HEADERS)
+            # Pages link static files with a digest of their contents (`?v=`), so a browser
+            # may keep them for a day and a changed file still reaches it at once.
+            response.headers["Cache-Control"] = "public, max-age=86400"
             return response
         stored = codec.decode(request.cookies.get(COOKIE_NAME), now=clock.now())
         request.state.session = stored or Session()
