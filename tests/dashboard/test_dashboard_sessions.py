@@ -33,6 +33,9 @@ def test_signed_out_visitors_are_sent_to_sign_in_from_every_page(dashboard: Site
             assert response.status_code == 303, path
             assert response.headers["location"].startswith("/signin?next=")
         assert client.get("/static/vendor/chart.umd.js").status_code == 200
+        missing = client.get("/static/vendor/no-such-file.js")
+        assert missing.status_code == 404
+        assert "There is no such page" in missing.text
 
 
 def test_the_session_cookie_is_httponly_lax_and_carries_no_readable_token(

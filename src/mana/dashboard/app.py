@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -30,9 +29,18 @@ from mana.dashboard.api import (
     SignedOut,
 )
 from mana.dashboard.charts import fmt
-from mana.dashboard.routes import CsrfFailed, csrf_failed_page, router, sign_in_url
+from mana.dashboard.routes import router
 from mana.dashboard.sessions import COOKIE_NAME, Session, SessionCodec
-from mana.dashboard.web import HERE, SignInRequired, error_page, request_path, set_session
+from mana.dashboard.web import (
+    HERE,
+    CsrfFailed,
+    SignInRequired,
+    csrf_failed_page,
+    error_page,
+    request_path,
+    set_session,
+    sign_in_url,
+)
 from mana.kit.clock import Clock
 
 # Scripts and styles only from this origin; nothing may frame the dashboard or post elsewhere.
@@ -132,8 +140,8 @@ def create_dashboard_app(settings: Settings, *, clock: Clock | None = None) -> F
     @app.exception_handler(SignedOut)
     async def _signed_out(request: Request, exc: SignedOut) -> Response:
         set_session(request, Session())
-        query = {"reason": exc.reason, "next": request_path(request)}
-        return RedirectResponse("/signin?" + urlencode(query), status_code=303)
+        target = sign_in_url(request_path(request), reason=exc.reason)
+        return RedirectResponse(target, status_code=303)
 
     @app.exception_handler(AuthUnreachable)
     async def _unreachable(request: Request, exc: AuthUnreachable) -> Response:

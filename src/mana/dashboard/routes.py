@@ -11,7 +11,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Literal
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
@@ -21,9 +21,9 @@ from mana.dashboard import charts
 from mana.dashboard.api import AdminCaller, AuthApi, SignInFailed, tokens_from
 from mana.dashboard.sessions import CSRF_FIELD, Session, Tokens, signed_in_session
 from mana.dashboard.web import (
+    CsrfFailed,
     SignInRequired,
     current_session,
-    error_page,
     render,
     request_path,
     set_session,
@@ -45,7 +45,6 @@ router = APIRouter(include_in_schema=False)
 
 FINDINGS = "/api/v1/admin/findings"
 ALERTS = "/api/v1/admin/alerts"
-WINDOWS = (7, 14, 30, 90)
 DEFAULT_DAYS = 14
 
 SIGN_IN_REASONS = {
@@ -80,10 +79,6 @@ def _admin(request: Request) -> AdminCaller:
 
 
 Admin = Annotated[AdminCaller, Depends(_admin)]
-
-
-class CsrfFailed(Exception):
-    pass
 
 
 async def _checked_form(request: Request) -> FormData:
@@ -370,16 +365,3 @@ async def acknowledge(
 ) -> Response:
     await admin.post(f"{ALERTS}/{alert_id}/acknowledge", AlertOut)
     return _see_other(_local_path(_field(form, "back"), default="/alerts"))
-
-
-def csrf_failed_page(request: Request) -> Response:
-    return error_page(
-        request,
-        403,
-        "This form has expired",
-        "Reload the page and try again (forms stay valid while you are signed in).",
-    )
-
-
-def sign_in_url(next_path: str) -> str:
-    return "/signin?" + urlencode({"next": next_path})

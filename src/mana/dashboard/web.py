@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import Request
 from fastapi.responses import Response
@@ -22,9 +23,27 @@ class SignInRequired(Exception):
         self.next_path = next_path
 
 
+class CsrfFailed(Exception):
+    """A form came without this session's CSRF token."""
+
+
+def csrf_failed_page(request: Request) -> Response:
+    return error_page(
+        request,
+        403,
+        "This form has expired",
+        "Reload the page and try again (forms stay valid while you are signed in).",
+    )
+
+
+def sign_in_url(next_path: str, **extra: str) -> str:
+    return "/signin?" + urlencode({**extra, "next": next_path})
+
+
 def current_session(request: Request) -> Session:
-    session: Session = request.state.session
-    return session
+    # Static files skip the session middleware; their error pages render signed out.
+    session: Session | None = getattr(request.state, "session", None)
+    return session if session is not None else Session()
 
 
 def set_session(request: Request, session: Session) -> None:
@@ -52,6 +71,9 @@ def error_page(request: Request, status_code: int, title: str, message: str) -> 
 
 
 def request_path(request: Request) -> str:
-    """Path and query of this request: where to come back to after signing in."""
+    """Path and query of this request: where to come back to after signing in. A form post
+    cannot be replayed by a redirect, so it comes back to the overview."""
+    if request.method != "GET":
+        return "/"
     query = request.url.query
     return request.url.path + (f"?{query}" if query else "")
