@@ -15,6 +15,8 @@ from mana.auth.routes import router as auth_router
 from mana.auth.routes import well_known
 from mana.config import Settings
 from mana.db import create_engine, create_sessionmaker, database_ok
+from mana.findings.delivery import start_alerts, stop_alerts
+from mana.findings.routes import router as findings_router
 from mana.kit.clock import Clock
 from mana.kit.errors import error_body, install_error_handlers
 from mana.kit.observability import install_http_metrics
@@ -41,8 +43,10 @@ def create_auth_app(settings: Settings, *, clock: Clock | None = None) -> FastAP
             # Inside the try: a refused start-up (production without a proper key) still closes
             # the engine's connections.
             await app.state.keyring.ensure_signing_key(production=settings.is_production)
+            await start_alerts(app)  # evaluation after tick finishes + webhook delivery
             yield
         finally:
+            await stop_alerts(app)
             await engine.dispose()
 
     app = FastAPI(title="Mana auth service", version=__version__, lifespan=lifespan)
@@ -63,6 +67,7 @@ def create_auth_app(settings: Settings, *, clock: Clock | None = None) -> FastAP
     app.include_router(admin_personas_router)
     app.include_router(internal_personas_router)
     app.include_router(admin_ticks_router)
+    app.include_router(findings_router)
 
     @app.get("/health", tags=["ops"])
     async def health(request: Request) -> JSONResponse:
