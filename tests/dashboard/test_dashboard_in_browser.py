@@ -81,6 +81,13 @@ def test_the_overview_shows_the_planted_fault_and_its_module_chart_has_a_point_p
     expect(page.get_by_role("link", name="example tick").first).to_be_visible()
     screenshot(page, "03-module")
 
+    page.get_by_label("Show ratings up to").select_option("2")
+    page.get_by_role("button", name="Filter").click()
+    expect(page).to_have_url(re.compile(r"maxRating=2"))
+    stars = page.locator(".note .rating").all_inner_texts()
+    assert stars, "no notes rated 2 or lower although the fault made personas rate 1 and 2"
+    assert all(int(s.split("/")[0]) <= 2 for s in stars), stars
+
 
 def test_acknowledging_an_alert_sticks_after_reload(page: Page, dashboard: Site) -> None:
     sign_in(page, dashboard.admin_email)
