@@ -15,6 +15,7 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SERVICE_KEY = "mana-dev-service-key"
+DEV_DASHBOARD_SECRET = "mana-dev-dashboard-secret"
 DEFAULT_SQLITE_PATH = Path(".mana") / "mana.db"
 
 
@@ -142,6 +143,17 @@ class Settings(BaseSettings):
     llm_budget_slice_usd: float | None = Field(default=None, gt=0)
     # --- end LLM brains ---
 
+    # --- dashboard (`mana serve dashboard`) ---
+    # Encrypts and signs the session cookie (it carries the admin's tokens). Required in
+    # production; changing it signs everybody out.
+    dashboard_secret: SecretStr = Field(
+        default=SecretStr(DEV_DASHBOARD_SECRET), validation_alias=_env("MANA_DASHBOARD_SECRET")
+    )
+    # A session ends this long after sign-in, however active it is (tokens refresh meanwhile).
+    dashboard_session_seconds: int = Field(default=12 * 3600, ge=60)
+    # Per request from the dashboard to the auth service's admin API.
+    dashboard_api_timeout_seconds: float = Field(default=30.0, gt=0)
+
     @field_validator("trusted_proxies")
     @classmethod
     def _cidrs(cls, value: list[str]) -> list[str]:
@@ -165,6 +177,17 @@ class Settings(BaseSettings):
         if not key or key == DEV_SERVICE_KEY:
             raise ProductionConfigError(
                 "MANA_SERVICE_KEY must be set to a non-development value when MANA_ENV=production"
+            )
+
+    def require_dashboard_secret(self) -> None:
+        """The dashboard's cookie key: refused in production while it is the development one."""
+        if not self.is_production:
+            return
+        secret = self.dashboard_secret.get_secret_value()
+        if len(secret) < 16 or secret == DEV_DASHBOARD_SECRET:
+            raise ProductionConfigError(
+                "MANA_DASHBOARD_SECRET must be set to a long random value (16+ characters) "
+                "when MANA_ENV=production"
             )
 
     def require_no_faults_in_production(self) -> None:

@@ -26,6 +26,7 @@ from mana.kit.outage import install_database_outage_handling, watch_engine
 from mana.kit.ratelimit import SharedLimiter, parse_networks, shared_storage
 from mana.personas.admin_routes import router as admin_personas_router
 from mana.personas.internal_routes import router as internal_personas_router
+from mana.personas.tick_routes import router as admin_ticks_router
 from mana.spaces.routes import router as spaces_router
 
 
@@ -89,6 +90,7 @@ def create_auth_app(settings: Settings, *, clock: Clock | None = None) -> FastAP
     # Before the persona routes: its paths must not be read as `/{persona_id}/…`.
     app.include_router(llm_budget_router)
     app.include_router(internal_personas_router)
+    app.include_router(admin_ticks_router)
     app.include_router(findings_router)
     # Added last, so it is the outermost layer: an oversized body is refused before anything
     # (metrics, routing, validation) touches it.

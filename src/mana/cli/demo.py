@@ -20,6 +20,7 @@ from mana.auth import service as auth_service
 from mana.auth.app import create_auth_app
 from mana.cli.common import console, fail, load_settings
 from mana.config import ProductionConfigError, Settings
+from mana.dashboard.app import create_dashboard_app
 from mana.db import create_engine, create_sessionmaker, transaction
 from mana.kit.clock import Clock
 from mana.kit.server import BackgroundServer
@@ -118,6 +119,23 @@ def print_report(reports: list[TickReport], stored: dict[str, Any]) -> None:
     console.print(modules)
 
 
+def _serve_forever(
+    settings: Settings, token: str, auth_url: str, mcp_url: str, dashboard_port: int
+) -> None:
+    with BackgroundServer(create_dashboard_app(settings), port=dashboard_port) as dashboard:
+        console.print(
+            f"serving: auth {auth_url}, MCP {mcp_url}/mcp — admin token:\n{token}\n"
+            f"dashboard {dashboard.url} — sign in as {DEMO_ADMIN_EMAIL} / {DEMO_ADMIN_PASSWORD}\n"
+            "Ctrl-C to stop",
+            highlight=False,
+        )
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+
+
 app = typer.Typer()
 
 
@@ -129,6 +147,9 @@ def demo(
     ),
     mcp_port: int = typer.Option(
         0, "--mcp-port", help="MCP port (0: a free one; 3069 with --serve)."
+    ),
+    dashboard_port: int = typer.Option(
+        3071, "--dashboard-port", help="Dashboard port (with --serve)."
     ),
 ) -> None:
     """Run the whole loop once on the SQLite default and print what the personas did."""
@@ -167,15 +188,7 @@ def demo(
                 f"{len(failed)} failed, in {time.perf_counter() - started:.1f}s"
             )
             if serve:
-                console.print(
-                    f"serving: auth {auth.url}, MCP {mcp.url}/mcp — admin token:\n{token}\n"
-                    "Ctrl-C to stop"
-                )
-                try:
-                    while True:
-                        time.sleep(3600)
-                except KeyboardInterrupt:
-                    pass
+                _serve_forever(settings, token, auth.url, mcp.url, dashboard_port)
     console.print("✓ services stopped")
     if failed:
         raise typer.Exit(1)

@@ -16,7 +16,7 @@ from typer.core import TyperGroup
 # name -> (module, attribute, one-line help shown by `mana --help` without importing the module)
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "db": ("mana.cli.db", "app", "Database schema (Alembic migrations)."),
-    "serve": ("mana.cli.serve", "app", "Run a service: auth, mcp, runner or all."),
+    "serve": ("mana.cli.serve", "app", "Run a service: auth, mcp, runner, dashboard or all."),
     "users": ("mana.cli.users", "app", "Manage users (create-admin)."),
     "auth": ("mana.cli.auth", "app", "Tokens and signing keys."),
     "personas": (

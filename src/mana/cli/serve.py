@@ -15,6 +15,7 @@ from mana.auth.app import create_auth_app
 from mana.auth.keys import KeyRing
 from mana.cli.common import console, fail, load_settings
 from mana.config import ProductionConfigError, Settings
+from mana.dashboard.app import create_dashboard_app
 from mana.db import create_engine, create_sessionmaker
 from mana.kit.clock import Clock
 from mana.kit.server import BackgroundServer, uvicorn_config
@@ -67,6 +68,28 @@ def mcp(
     settings = load_settings()
     configure_logging()
     application = _mcp_app(settings)
+    server = uvicorn.Server(uvicorn_config(application, host=host, port=port, log_level="info"))
+    server.run()
+    if not server.started:
+        raise typer.Exit(1)
+
+
+def _dashboard_app(settings: Settings) -> FastAPI:
+    try:
+        return create_dashboard_app(settings)
+    except ProductionConfigError as exc:
+        fail(str(exc))
+
+
+@app.command()
+def dashboard(
+    host: str = HostOption,
+    port: int = typer.Option(3071, "--port", help="Port to listen on."),
+) -> None:
+    """The web dashboard: findings, alerts, personas and ticks, read from the auth service's
+    admin API (MANA_AUTH_URL); sign in with an admin's email and password."""
+    settings = load_settings()
+    application = _dashboard_app(settings)
     server = uvicorn.Server(uvicorn_config(application, host=host, port=port, log_level="info"))
     server.run()
     if not server.started:
@@ -136,8 +159,9 @@ def all_services(
     auth_port: int = typer.Option(3001, "--auth-port", help="Auth service port."),
     mcp_port: int = typer.Option(3069, "--mcp-port", help="MCP server port."),
     runner_port: int = typer.Option(3070, "--runner-port", help="Runner port."),
+    dashboard_port: int = typer.Option(3071, "--dashboard-port", help="Dashboard port."),
 ) -> None:
-    """Auth, MCP and the runner in one process, for development. The runner talks to the auth
+    """Auth, MCP, the dashboard and the runner in one process, for development. The runner talks to the auth
     and MCP servers started here (MANA_AUTH_URL / MANA_MCP_URL are ignored). SIGTERM or
     Ctrl-C stops the runner first (its ticks still post to the auth service), then the rest."""
     base = load_settings()
@@ -155,21 +179,29 @@ def all_services(
     except ProductionConfigError as exc:
         fail(str(exc))
     runner_app = _runner_app(settings)
+    dashboard_app = _dashboard_app(settings)
     configure_logging()
     auth_server = _start_background(auth_app, name="auth", host=host, port=auth_port)
     try:
         mcp_server = _start_background(_mcp_app(settings), name="MCP", host=host, port=mcp_port)
         try:
-            console.print(
-                f"auth {settings.auth_url}, MCP {settings.mcp_url}, "
-                f"runner http://{reach}:{runner_port}",
-                highlight=False,
+            dashboard_server = _start_background(
+                dashboard_app, name="dashboard", host=host, port=dashboard_port
             )
-            server = uvicorn.Server(
-                uvicorn_config(runner_app, host=host, port=runner_port, log_level="info")
-            )
-            _exit_zero_after_signals()
-            server.run()
+            try:
+                console.print(
+                    f"auth {settings.auth_url}, MCP {settings.mcp_url}, "
+                    f"runner http://{reach}:{runner_port}, "
+                    f"dashboard http://{reach}:{dashboard_port}",
+                    highlight=False,
+                )
+                server = uvicorn.Server(
+                    uvicorn_config(runner_app, host=host, port=runner_port, log_level="info")
+                )
+                _exit_zero_after_signals()
+                server.run()
+            finally:
+                dashboard_server.stop()
         finally:
             mcp_server.stop()
     finally:

@@ -1,0 +1,1 @@
+"""The web dashboard (`mana serve dashboard`): findings, alerts, personas and ticks, as pages."""
