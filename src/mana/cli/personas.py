@@ -22,32 +22,31 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from mana.cli.common import console, err_console, fail, load_settings
-from mana.config import Settings
-from mana.personas.admin_client import (
+from mana.clients.admin import (
     DEFAULT_CONCURRENCY,
     AdminClient,
     ApiError,
     ClientError,
-    PersonaDetail,
-    PersonaSummary,
 )
-from mana.personas.catalog import Catalog, CatalogError, load_catalog
-from mana.personas.cleanup import (
+from mana.clients.cleanup import (
     CleanupReport,
     DeleteResult,
     LivePersona,
     delete_personas,
     list_live_personas,
 )
-from mana.personas.password import SeedSecretError, resolve_seed_secret
-from mana.personas.seed import (
+from mana.clients.seed import (
     SeedReport,
     SeedResult,
     count_noun,
     describe_dry_run,
     seed_personas,
 )
-from mana.personas.shared_spaces import SpaceResult, SpacesReport, setup_shared_spaces
+from mana.clients.spaces import SpaceResult, SpacesReport, setup_shared_spaces
+from mana.config import Settings
+from mana.personas.catalog import Catalog, CatalogError, load_catalog
+from mana.personas.contract import PersonaDetailOut, PersonaListItem
+from mana.personas.password import SeedSecretError, resolve_seed_secret
 
 app = typer.Typer(
     help="Persona catalog, seeding and cleanup, over the auth service's admin API.",
@@ -371,7 +370,7 @@ def cleanup(
 # --- list / show --------------------------------------------------------------------------------
 
 
-async def _all(base: str, token: str, archetype: str | None) -> list[PersonaSummary]:
+async def _all(base: str, token: str, archetype: str | None) -> list[PersonaListItem]:
     async with AdminClient(base, token) as client:
         return await client.all_personas(archetype=archetype)
 
@@ -409,7 +408,7 @@ def list_(
     console.print(table)
 
 
-async def _detail(base: str, token: str, ref: str) -> PersonaDetail:
+async def _detail(base: str, token: str, ref: str) -> PersonaDetailOut:
     async with AdminClient(base, token) as client:
         try:
             user_id = uuid.UUID(ref)

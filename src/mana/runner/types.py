@@ -7,41 +7,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
+# The claim's persona and its spaces are the wire contract's own models, re-exported here
+# because every part of the runner passes them around.
+from mana.personas.contract import PersonaProfile, PersonaSpace
 
-
-class _Wire(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
-
-
-class PersonaSpace(_Wire):
-    id: uuid.UUID
-    name: str
-    type: str
-    role: str = "member"
-
-
-class PersonaProfile(_Wire):
-    """What the internal API's claim returns for one persona: all a runner needs to play it."""
-
-    user_id: uuid.UUID
-    email: str
-    name: str | None = None
-    archetype: str
-    system_prompt: str
-    module_mix: dict[str, float]
-    tick_cadence: str = "daily"
-    last_active_at: datetime | None = None
-    spaces: list[PersonaSpace] = Field(default_factory=list)
-
-    @property
-    def personal_space(self) -> PersonaSpace | None:
-        return next((s for s in self.spaces if s.type == "personal"), None)
-
-    @property
-    def shared_spaces(self) -> list[PersonaSpace]:
-        return [s for s in self.spaces if s.type != "personal"]
+__all__ = [
+    "ActionRecord",
+    "ModuleRating",
+    "PersonaProfile",
+    "PersonaSpace",
+    "RatingOutcome",
+    "ToolInfo",
+    "Usage",
+]
 
 
 @dataclass(frozen=True)

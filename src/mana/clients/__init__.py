@@ -1,0 +1,1 @@
+"""HTTP clients of the auth service's APIs, parsing answers with the server's own models."""
