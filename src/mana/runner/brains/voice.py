@@ -28,22 +28,23 @@ _EVERYDAY: dict[str, dict[str, list[str]]] = {
         "journal": ["A normal day. Got the important things done.", "Busy day, little time."],
         "habits": ["Walk 20 minutes", "Read before bed"],
         "events": ["Weekly review", "Call with a friend"],
-        "contact_note": "someone I talk to often",
     },
     "de": {
         "todos": ["Offene Mails beantworten", "Nächste Woche planen", "Einkaufen", "Rechnungen"],
         "journal": ["Ein normaler Tag. Das Wichtigste geschafft.", "Voller Tag, wenig Zeit."],
         "habits": ["20 Minuten spazieren", "Vor dem Schlafen lesen"],
         "events": ["Wochenrückblick", "Telefonat mit einer Freundin"],
-        "contact_note": "jemand, mit dem ich oft rede",
     },
 }
 
+_CONTACT_NOTE = {"en": "someone I talk to often", "de": "jemand, mit dem ich oft rede"}
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
 
 def derive_voice(persona: CatalogPersona) -> CatalogVoice:
-    everyday = _EVERYDAY.get(persona.locale.split("-", 1)[0], _EVERYDAY["en"])
+    language = persona.locale.split("-", 1)[0]
+    language = language if language in _EVERYDAY else "en"
+    everyday = _EVERYDAY[language]
     sentences = [s.strip() for s in _SENTENCE.split(persona.system_prompt) if s.strip()]
     notes = [s[:2000] for s in sentences[1:4]] or [persona.system_prompt[:2000]]
     first_name = persona.name.split()[0]
@@ -54,6 +55,6 @@ def derive_voice(persona: CatalogPersona) -> CatalogVoice:
         sample_journal=everyday["journal"],
         habits=everyday["habits"],
         # Not the persona itself: a contact is someone else in its life.
-        contacts=[CatalogContact(name=f"{first_name}'s friend", note=everyday["contact_note"])],
+        contacts=[CatalogContact(name=f"{first_name}'s friend", note=_CONTACT_NOTE[language])],
         events=everyday["events"],
     )
