@@ -186,9 +186,7 @@ class AdminClient:
         return self._parse(PersonaDetailOut, response)
 
     async def delete_persona(self, user_id: uuid.UUID | str) -> PersonaDeleted:
-        response = await self._request(
-            "DELETE", f"{ADMIN_PERSONAS}/{user_id}", token=self._admin()
-        )
+        response = await self._request("DELETE", f"{ADMIN_PERSONAS}/{user_id}", token=self._admin())
         return self._parse(PersonaDeleted, response)
 
     # --- as a user --------------------------------------------------------------------------

@@ -85,11 +85,11 @@ class CatalogVoice(_CatalogModel):
 
 
 class CatalogPersona(_CatalogModel):
-    """One persona. The field rules shared with the admin API (email, archetype, prompt, module
-    mix, cadence) are the contract's own types, so what validates here is accepted there.
+    """One persona. `age` and `voice` are optional (the original format has neither); a brain
+    that needs a voice derives one from the rest."""
 
-    `age` and `voice` are optional: the original catalog format has neither, and a brain that
-    needs a voice derives one from the rest (see `mana.runner.brains.voice`)."""
+    # The rules shared with the admin API (email, archetype, prompt, module mix, cadence) are
+    # the contract's own types: what validates here is accepted there.
 
     email: PersonaEmail
     name: PersonaName
