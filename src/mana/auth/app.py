@@ -18,6 +18,7 @@ from mana.db import create_engine, create_sessionmaker, database_ok
 from mana.kit.clock import Clock
 from mana.kit.errors import error_body, install_error_handlers
 from mana.kit.observability import install_http_metrics
+from mana.kit.openapi import document_common_statuses
 from mana.kit.ratelimit import SlidingWindowLimiter
 from mana.personas.admin_routes import router as admin_personas_router
 from mana.personas.internal_routes import router as internal_personas_router
@@ -61,6 +62,7 @@ def create_auth_app(settings: Settings, *, clock: Clock | None = None) -> FastAP
     app.include_router(admin_users_router)
     app.include_router(admin_personas_router)
     app.include_router(internal_personas_router)
+    document_common_statuses(app)
 
     @app.get("/health", tags=["ops"])
     async def health(request: Request) -> JSONResponse:

@@ -34,7 +34,6 @@ from mana.personas.contract import (
 router = APIRouter(prefix="/api/v1/admin/personas", tags=["admin"])
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"description": "The body is not valid JSON"},
     401: {"description": "Missing or invalid token"},
     403: {"description": "Admin role required"},
     404: {"description": "No such persona"},

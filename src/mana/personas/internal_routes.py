@@ -32,7 +32,6 @@ from mana.personas.models import PersonaTick
 router = APIRouter(prefix="/api/v1/internal/personas", tags=["internal"])
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"description": "The body is not valid JSON"},
     401: {"description": "Missing or invalid X-Service-Key"},
     404: {"description": "No such persona or tick"},
     409: {"description": "A retry whose content differs from what is stored"},
