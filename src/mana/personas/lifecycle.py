@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mana.auth import passwords
 from mana.auth import service as auth_service
-from mana.auth.models import User
+from mana.auth.models import Space, SpaceMember, User
 from mana.kit.errors import InvalidInput, NotFound
 from mana.personas.contract import ModuleFeedbackOut, PersonaDeleted, PersonaListItem
 from mana.personas.errors import NotAPersona, PersonaNotFound
@@ -338,6 +338,16 @@ async def delete_persona(session: AsyncSession, *, user_id: uuid.UUID) -> Person
             "deletes personas (kind='persona') — nothing was deleted"
         )
     email = user.email
+    # Lock the shared spaces this persona is in (in id order, so concurrent deletes cannot
+    # deadlock): two members of one space deleted at once would otherwise each still see the
+    # other's membership and both leave the emptied space behind (PostgreSQL, read committed).
+    await session.execute(
+        sa.select(Space.id)
+        .join(SpaceMember, SpaceMember.space_id == Space.id)
+        .where(SpaceMember.user_id == user_id, Space.type != "personal")
+        .order_by(Space.id)
+        .with_for_update(of=Space)
+    )
     await session.execute(sa.delete(User).where(User.id == user_id))
     session.expunge(user)
     orphaned = await delete_orphaned_shared_spaces(session)
