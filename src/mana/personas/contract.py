@@ -44,45 +44,40 @@ ActionResult = Literal["ok", "error"]
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
 MODULE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]*$"
 INPUT_HASH_PATTERN = r"^[0-9a-fA-F]{16,64}$"
-_SLUG = re.compile(SLUG_PATTERN)
-_MODULE = re.compile(MODULE_PATTERN)
 
 
-def _slug(value: str) -> str:
-    if not _SLUG.fullmatch(value):
-        raise PydanticCustomError(
-            "slug",
-            "must be a slug of a-z, 0-9, '-' and '_' that starts with a letter or digit "
-            "(got {value})",
-            {"value": repr(value)},
-        )
-    return value
+def _matching(pattern: str, error: str, rule: str) -> AfterValidator:
+    """A pattern check whose message says the rule in words instead of a regular expression."""
+    compiled = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if not compiled.fullmatch(value):
+            raise PydanticCustomError(error, rule + " (got {value})", {"value": repr(value)})
+        return value
+
+    return AfterValidator(check)
 
 
-def _module_name(value: str) -> str:
-    if not _MODULE.fullmatch(value):
-        raise PydanticCustomError(
-            "module_name",
-            "must be a module name of letters, digits, '-' and '_' that starts with a letter "
-            "or digit (got {value})",
-            {"value": repr(value)},
-        )
-    return value
-
-
-# The pattern goes to the JSON Schema (editors, OpenAPI); the validator checks it so the
-# message says what a slug is instead of printing a regular expression.
+# The pattern goes to the JSON Schema (editors, OpenAPI) as well.
 Slug = Annotated[
     Text,
     Field(min_length=1, max_length=64, json_schema_extra={"pattern": SLUG_PATTERN}),
-    AfterValidator(_slug),
+    _matching(
+        SLUG_PATTERN,
+        "slug",
+        "must be a slug of a-z, 0-9, '-' and '_' that starts with a letter or digit",
+    ),
 ]
 """An archetype: `solo-dev`, `night_owl`; not `-solo`, not `Solo Dev`."""
 
 ModuleName = Annotated[
     Text,
     Field(min_length=1, max_length=64, json_schema_extra={"pattern": MODULE_PATTERN}),
-    AfterValidator(_module_name),
+    _matching(
+        MODULE_PATTERN,
+        "module_name",
+        "must be a module name of letters, digits, '-' and '_' that starts with a letter or digit",
+    ),
 ]
 """A product module as the catalog and the ratings name it: `todo`, `newsResearch`. A module
 the product does not offer (yet) is valid here; the brain spends its weight elsewhere."""
