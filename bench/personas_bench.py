@@ -46,7 +46,7 @@ from mana.auth.passwords import hash_password_sync
 from mana.config import Settings
 from mana.kit.pagination import encode_cursor
 from mana.kit.server import free_port, uvicorn_config
-from mana.personas import service
+from mana.personas import lifecycle
 
 DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 SERVICE_KEY = "bench-service-key-0123456789"
@@ -122,7 +122,7 @@ async def admin_execute(dsn: str, statement: str) -> None:
         await connection.close()
 
 
-def raw_sql(query: service.Query) -> tuple[str, list[Any]]:
+def raw_sql(query: lifecycle.Query) -> tuple[str, list[Any]]:
     """The service's query exactly as it reaches asyncpg: SQL text plus positional parameters,
     so the baseline takes the same prepared-statement path without the service around it."""
     compiled = query.statement.compile(dialect=asyncpg_dialect.dialect())
@@ -390,7 +390,7 @@ async def measure_reads(
                     response.raise_for_status()
 
                 sql, args = raw_sql(
-                    service.list_query(now=datetime.now(UTC), limit=51, after_email=after)
+                    lifecycle.list_query(now=datetime.now(UTC), limit=51, after_email=after)
                 )
 
                 async def raw_page(sql: str = sql, args: list[Any] = args) -> None:
@@ -414,7 +414,7 @@ async def measure_reads(
 
             pages = [None, *data.emails[999::1000]][: (len(data.emails) + 999) // 1000]
             statements = [
-                raw_sql(service.list_query(now=datetime.now(UTC), limit=1001, after_email=a))
+                raw_sql(lifecycle.list_query(now=datetime.now(UTC), limit=1001, after_email=a))
                 for a in pages
             ]
 
@@ -427,7 +427,7 @@ async def measure_reads(
             raw = await timed(raw_full, full_iterations, warmup=1)
             report(f"GET /admin/personas full ({len(pages)} pages)", api, raw)
             one_sql, one_args = raw_sql(
-                service.list_query(now=datetime.now(UTC), limit=len(data.emails) + 1)
+                lifecycle.list_query(now=datetime.now(UTC), limit=len(data.emails) + 1)
             )
 
             async def raw_one() -> None:
@@ -445,7 +445,7 @@ async def measure_reads(
             api_targets = iter(targets)
             # Compiled before timing: the baseline is the database work, not SQLAlchemy's.
             raw_targets = iter(
-                [[raw_sql(query) for query in service.detail_queries(t)] for t in targets]
+                [[raw_sql(query) for query in lifecycle.detail_queries(t)] for t in targets]
             )
 
             async def api_detail() -> None:

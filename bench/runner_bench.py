@@ -53,11 +53,11 @@ from mcp.client.streamable_http import streamable_http_client
 from bench.databases import postgres_database, sqlite_database
 from mana.auth.app import create_auth_app
 from mana.auth.models import User
+from mana.clients.admin import AdminClient
 from mana.config import Settings
 from mana.db import create_engine, create_sessionmaker, transaction
 from mana.kit.server import free_port, uvicorn_config
 from mana.mcp.app import create_mcp_app
-from mana.personas.admin_client import AdminClient
 from mana.personas.catalog import load_catalog
 from mana.personas.models import Persona
 from mana.personas.password import derive_persona_password

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from mana.personas.admin_client import AdminClient
+from mana.clients.admin import AdminClient
+from mana.clients.seed import seed_personas
 from mana.personas.catalog import Catalog
-from mana.personas.seed import seed_personas
 from tests.fixtures.database import create_database, drop_database
 from tests.fixtures.personas import PersonaApi, action
 from tests.personas.seed_support import (

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from mana.clients.admin import AdminClient
+from mana.clients.seed import SeedReport, seed_personas
+from mana.clients.spaces import SpacesReport, setup_shared_spaces
 from mana.kit.server import BackgroundServer
-from mana.personas.admin_client import AdminClient
 from mana.personas.catalog import load_catalog
-from mana.personas.seed import SeedReport, seed_personas
-from mana.personas.shared_spaces import SpacesReport, setup_shared_spaces
 from tests.fixtures.database import Db, create_database, drop_database
 from tests.personas.seed_support import (
     System,

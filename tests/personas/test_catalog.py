@@ -23,6 +23,7 @@ from mana.personas.catalog import (
     render_catalog_json_schema,
 )
 
+SLUG_RULE = "must be a slug of a-z, 0-9, '-' and '_' that starts with a letter or digit"
 PRODUCT_MODULES = {"todo", "journal", "notes", "habits", "mood", "calendar", "contacts"}
 ARCHETYPES = {
     "adhd-student",
@@ -194,13 +195,13 @@ def test_catalog_rejects_non_finite_module_weight(tmp_path: Path) -> None:
     ]
 
 
-def test_catalog_rejects_module_name_that_is_not_a_slug(tmp_path: Path) -> None:
+def test_catalog_rejects_module_name_that_is_not_a_module_name(tmp_path: Path) -> None:
     data = _valid_catalog()
     data["personas"][0]["moduleMix"] = {"To Do": 1}
 
     assert _errors(tmp_path, data) == [
-        "personas[0] (persona.a@mana.test).moduleMix.To Do (key): "
-        "must be a slug of a-z, 0-9 and '-' (got 'To Do')"
+        "personas[0] (persona.a@mana.test).moduleMix.To Do (key): must be a module name of "
+        "letters, digits, '-' and '_' that starts with a letter or digit (got 'To Do')"
     ]
 
 
@@ -217,8 +218,8 @@ def test_catalog_rejects_unknown_tick_cadence(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("archetype", "message"),
     [
-        ("Solo Dev", "must be a slug of a-z, 0-9 and '-' (got 'Solo Dev')"),
-        ("solo_dev", "must be a slug of a-z, 0-9 and '-' (got 'solo_dev')"),
+        ("Solo Dev", f"{SLUG_RULE} (got 'Solo Dev')"),
+        ("-solo", f"{SLUG_RULE} (got '-solo')"),
         ("", "must not be empty"),
     ],
 )
@@ -231,11 +232,14 @@ def test_catalog_rejects_archetype_that_is_not_a_slug(
     assert _errors(tmp_path, data) == [f"personas[0] (persona.a@mana.test).archetype: {message}"]
 
 
-def test_catalog_accepts_archetypes_beyond_the_shipped_seven(tmp_path: Path) -> None:
+@pytest.mark.parametrize("archetype", ["night-shift-nurse", "night_owl"])
+def test_catalog_accepts_archetypes_beyond_the_shipped_seven(
+    tmp_path: Path, archetype: str
+) -> None:
     data = _valid_catalog()
-    data["personas"][0]["archetype"] = "night-shift-nurse"
+    data["personas"][0]["archetype"] = archetype
 
-    assert "night-shift-nurse" in load_catalog(_write(tmp_path, data)).archetypes
+    assert archetype in load_catalog(_write(tmp_path, data)).archetypes
 
 
 def test_catalog_rejects_space_member_not_in_catalog(tmp_path: Path) -> None:
@@ -313,7 +317,7 @@ def test_catalog_rejects_nul_bytes_in_text(tmp_path: Path) -> None:
     data["personas"][0]["voice"]["sampleTodos"] = ["ok", "bad\x00todo"]
 
     assert _errors(tmp_path, data) == [
-        "personas[0] (persona.a@mana.test).voice.sampleTodos[1]: must not contain NUL bytes"
+        "personas[0] (persona.a@mana.test).voice.sampleTodos[1]: must not contain NUL characters"
     ]
 
 

@@ -10,16 +10,16 @@ from pathlib import Path
 import pytest
 from tests.personas.seed_support import System, persona_body, running_system, unique_catalog
 
-from mana.personas.admin_client import AdminClient
-from mana.personas.catalog import Catalog
-from mana.personas.cleanup import (
+from mana.clients.admin import AdminClient
+from mana.clients.cleanup import (
     CleanupReport,
     LivePersona,
     delete_personas,
     list_live_personas,
 )
-from mana.personas.seed import seed_personas
-from mana.personas.shared_spaces import setup_shared_spaces
+from mana.clients.seed import seed_personas
+from mana.clients.spaces import setup_shared_spaces
+from mana.personas.catalog import Catalog
 
 SECRET = "cleanup-secret"
 

@@ -16,11 +16,11 @@ from tests.fixtures.database import Db
 from tests.fixtures.servers import TEST_SEED_SECRET, AuthService
 from tests.personas.seed_support import make_admin, unique_catalog
 
+from mana.clients.admin import AdminClient
+from mana.clients.seed import SeedReport, SeedResult, seed_personas, upsert_body
 from mana.kit.server import BackgroundServer
-from mana.personas.admin_client import AdminClient
 from mana.personas.catalog import Catalog
 from mana.personas.password import derive_persona_password
-from mana.personas.seed import SeedReport, SeedResult, seed_personas, upsert_body
 
 # The shared test server's own secret: personas left in the shared database stay usable by any
 # other test (a runner, say) that logs personas in with the test settings.

@@ -11,11 +11,11 @@ from tests.fixtures.database import Db
 from tests.fixtures.servers import TEST_SEED_SECRET, AuthService
 from tests.personas.seed_support import make_admin, unique_catalog
 
-from mana.personas.admin_client import AdminClient
+from mana.clients.admin import AdminClient
+from mana.clients.seed import seed_personas
+from mana.clients.spaces import SpacesReport, setup_shared_spaces
 from mana.personas.catalog import Catalog
 from mana.personas.password import derive_persona_password
-from mana.personas.seed import seed_personas
-from mana.personas.shared_spaces import SpacesReport, setup_shared_spaces
 
 # The shared test server's own secret: personas left in the shared database stay usable by any
 # other test (a runner, say) that logs personas in with the test settings.

@@ -13,10 +13,10 @@ from datetime import timedelta
 import httpx
 import pytest
 
+from mana.clients.internal import InternalApi
 from mana.kit.server import free_port
 from mana.runner.brains.llm_common import DailySpend, LLMBrain
 from mana.runner.brains.shared_budget import SharedDailySpend
-from mana.runner.internal_client import InternalApi
 from mana.runner.service import build_runner
 from tests.fixtures.servers import (
     TEST_SERVICE_KEY,

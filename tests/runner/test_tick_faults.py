@@ -14,9 +14,9 @@ import pytest
 from anyio import ClosedResourceError
 from prometheus_client import generate_latest
 
+from mana.clients.internal import ACTION_BATCH, InternalApi
 from mana.runner.brains.base import DayContext, Experience, ToolBox
 from mana.runner.brains.scripted import ScriptedBrain
-from mana.runner.internal_client import ACTION_BATCH, InternalApi
 from mana.runner.metrics import RunnerMetrics
 from mana.runner.types import ActionRecord, ModuleRating, RatingOutcome
 from mana.tools.habits import LogHabit

@@ -22,6 +22,7 @@ from mana.kit.body_limit import BodySizeLimit
 from mana.kit.clock import Clock
 from mana.kit.errors import error_body, install_error_handlers
 from mana.kit.observability import install_http_metrics
+from mana.kit.openapi import document_common_statuses
 from mana.kit.outage import install_database_outage_handling, watch_engine
 from mana.kit.ratelimit import SharedLimiter, parse_networks, shared_storage
 from mana.personas.admin_routes import router as admin_personas_router
@@ -92,6 +93,7 @@ def create_auth_app(settings: Settings, *, clock: Clock | None = None) -> FastAP
     app.include_router(internal_personas_router)
     app.include_router(admin_ticks_router)
     app.include_router(findings_router)
+    document_common_statuses(app)
     # Added last, so it is the outermost layer: an oversized body is refused before anything
     # (metrics, routing, validation) touches it.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from pydantic import Field
 
-from mana.auth.models import User
 from mana.kit.schemas import Email, RequestModel, ResponseModel, Text
+
+if TYPE_CHECKING:
+    # Only for `UserOut.of`'s signature: clients parse with these models without loading
+    # SQLAlchemy and every table.
+    from mana.auth.models import User
 
 Password = Annotated[Text, Field(min_length=1, max_length=1024)]
 """Length policy (8–128) is checked by the service so the message is the policy's own; the

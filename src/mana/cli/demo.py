@@ -19,16 +19,16 @@ from mana import migrate
 from mana.auth import service as auth_service
 from mana.auth.app import create_auth_app
 from mana.cli.common import console, fail, load_settings
+from mana.clients.admin import AdminClient, ClientError
+from mana.clients.seed import seed_personas
+from mana.clients.spaces import setup_shared_spaces
 from mana.config import ProductionConfigError, Settings
 from mana.dashboard.app import create_dashboard_app
 from mana.db import create_engine, create_sessionmaker, transaction
 from mana.kit.clock import Clock
 from mana.kit.server import BackgroundServer
 from mana.mcp.app import create_mcp_app
-from mana.personas.admin_client import AdminClient, ClientError
 from mana.personas.catalog import Catalog, load_catalog
-from mana.personas.seed import seed_personas
-from mana.personas.shared_spaces import setup_shared_spaces
 from mana.runner.service import build_runner, seed_secret
 from mana.runner.tick import TickReport
 

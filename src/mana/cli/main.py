@@ -11,7 +11,7 @@ import importlib
 
 import typer
 from typer import _click  # Typer ships its own copy of click; its types must match
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 # name -> (module, attribute, one-line help shown by `mana --help` without importing the module)
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -35,15 +35,30 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
 
 
 class LazyGroup(TyperGroup):
-    """A Typer group whose sub-commands are imported on first use."""
+    """A Typer group whose sub-commands are imported on first use.
+
+    `mana --help` lists every group with the one-line help above instead of importing it:
+    listing them by importing would load every server (seconds on these machines).
+    """
+
+    _listing = False
 
     def list_commands(self, ctx: _click.Context) -> list[str]:
         return list(COMMANDS)
 
+    def format_help(self, ctx: _click.Context, formatter: _click.HelpFormatter) -> None:
+        self._listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
+
     def get_command(self, ctx: _click.Context, cmd_name: str) -> _click.Command | None:
         if cmd_name not in COMMANDS:
             return None
-        module_name, attribute, _help = COMMANDS[cmd_name]
+        module_name, attribute, short_help = COMMANDS[cmd_name]
+        if self._listing:
+            return TyperCommand(cmd_name, help=short_help)
         typer_app = getattr(importlib.import_module(module_name), attribute)
         command = typer.main.get_command(typer_app)
         command.name = cmd_name

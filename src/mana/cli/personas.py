@@ -22,32 +22,32 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from mana.cli.common import console, err_console, fail, load_settings
-from mana.config import Settings
-from mana.personas.admin_client import (
+from mana.clients.admin import (
     DEFAULT_CONCURRENCY,
     AdminClient,
     ApiError,
     ClientError,
-    PersonaDetail,
-    PersonaSummary,
 )
-from mana.personas.catalog import Catalog, CatalogError, load_catalog
-from mana.personas.cleanup import (
+from mana.clients.cleanup import (
     CleanupReport,
     DeleteResult,
     LivePersona,
     delete_personas,
     list_live_personas,
 )
-from mana.personas.password import SeedSecretError, resolve_seed_secret
-from mana.personas.seed import (
+from mana.clients.seed import (
     SeedReport,
     SeedResult,
     count_noun,
     describe_dry_run,
     seed_personas,
 )
-from mana.personas.shared_spaces import SpaceResult, SpacesReport, setup_shared_spaces
+from mana.clients.spaces import SpaceResult, SpacesReport, setup_shared_spaces
+from mana.config import Settings
+from mana.personas.catalog import Catalog, CatalogError, load_catalog
+from mana.personas.contract import PersonaDetailOut, PersonaListItem
+from mana.personas.password import SeedSecretError, resolve_seed_secret
+from mana.tools.registry import modules_with_tools
 
 app = typer.Typer(
     help="Persona catalog, seeding and cleanup, over the auth service's admin API.",
@@ -77,14 +77,20 @@ _T = TypeVar("_T")
 
 
 def _catalog(path: Path | None, settings: Settings) -> Catalog:
-    """The validated catalog, or every problem on stderr (one per line) and exit 1."""
+    """The validated catalog, or every problem on stderr (one per line) and exit 1.
+
+    Modules the product does not offer are no problem (the catalog may run ahead of the
+    product): each persona that names one gets a warning line on stderr."""
     try:
-        return load_catalog(path, email_domain=settings.persona_email_domain)
+        loaded = load_catalog(path, email_domain=settings.persona_email_domain)
     except CatalogError as exc:
         for line in exc.errors:
             err_console.print(escape(line), highlight=False, soft_wrap=True)
         where = path or "the shipped catalog"
         fail(f"{where}: {count_noun(len(exc.errors), 'problem')}")
+    for line in loaded.module_warnings(modules_with_tools()):
+        err_console.print(f"warning: {escape(line)}", highlight=False, soft_wrap=True)
+    return loaded
 
 
 def _secret(settings: Settings) -> str:
@@ -160,7 +166,10 @@ def _rating(value: float | None) -> str:
 def validate(catalog: Path | None = CatalogOption) -> None:
     """Check the catalog: prints a one-line summary, or every problem (one per line) and exit 1."""
     settings = load_settings()
-    _say(_catalog(catalog, settings).summary())
+    loaded = _catalog(catalog, settings)
+    _say(loaded.summary())
+    if loaded.description:
+        _say(escape(loaded.description))
 
 
 # --- seed ---------------------------------------------------------------------------------------
@@ -252,6 +261,8 @@ def seed(
     personas = _catalog(catalog, settings)
     secret = _secret(settings)
     base = _auth_url(auth, settings)
+    if personas.description:
+        _say(escape(personas.description))
     if dry_run:
         _say(f"dry run: nothing is sent ({personas.summary()})")
         for line in describe_dry_run(personas, auth_url=base):
@@ -371,7 +382,7 @@ def cleanup(
 # --- list / show --------------------------------------------------------------------------------
 
 
-async def _all(base: str, token: str, archetype: str | None) -> list[PersonaSummary]:
+async def _all(base: str, token: str, archetype: str | None) -> list[PersonaListItem]:
     async with AdminClient(base, token) as client:
         return await client.all_personas(archetype=archetype)
 
@@ -409,7 +420,7 @@ def list_(
     console.print(table)
 
 
-async def _detail(base: str, token: str, ref: str) -> PersonaDetail:
+async def _detail(base: str, token: str, ref: str) -> PersonaDetailOut:
     async with AdminClient(base, token) as client:
         try:
             user_id = uuid.UUID(ref)

@@ -10,10 +10,10 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from mana.cli.common import console, fail, load_settings
+from mana.clients.internal import InternalApiError
 from mana.config import ProductionConfigError, Settings
 from mana.runner.brains import UnknownBrain
 from mana.runner.brains.llm_common import BrainConfigError
-from mana.runner.internal_client import InternalApiError
 from mana.runner.service import build_runner
 from mana.runner.tick import TickReport
 

@@ -1,1 +1,1 @@
-"""HTTP clients of the auth service's admin and internal APIs."""
+"""HTTP clients of the auth service's APIs, parsing answers with the server's own models."""

@@ -38,7 +38,7 @@ from mana.findings.schemas import (
 )
 from mana.kit.clock import Clock
 from mana.kit.pagination import Page
-from mana.personas.schemas import PersonaDetailOut, PersonaListItem
+from mana.personas.contract import PersonaDetailOut, PersonaListItem
 from mana.personas.tick_routes import TickDetailOut, TickObservationOut
 
 router = APIRouter(include_in_schema=False)

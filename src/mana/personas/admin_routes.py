@@ -1,7 +1,9 @@
 """Admin persona API (`/api/v1/admin/personas`): create-or-update, list, detail, delete.
 
 Admin role required, read from the database on every request: 401 without a token, 403 for a
-non-admin. Routes validate and call the service; SQL lives in `mana.personas.service`.
+non-admin. Routes validate and call the service; SQL lives in `mana.personas.lifecycle`.
+Bodies are the wire contract's models (`mana.personas.contract`), the same ones the clients
+parse with.
 """
 
 from __future__ import annotations
@@ -14,18 +16,17 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from mana.auth.deps import AdminUser, AppClock, AppSettings, DbSession
-from mana.kit.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
-from mana.personas import service
-from mana.personas.schemas import (
+from mana.kit.pagination import Cursor, Limit, decode_cursor, encode_cursor
+from mana.personas import lifecycle
+from mana.personas.contract import (
     EMAIL_DOMAIN,
     ActionOut,
-    ModuleFeedbackOut,
-    PersonaDeletedOut,
+    PersonaDeleted,
     PersonaDetailOut,
-    PersonaListItem,
+    PersonaList,
     PersonaOut,
     PersonaUpsert,
-    PersonaUpsertOut,
+    PersonaUpserted,
     Slug,
     TickOut,
 )
@@ -54,7 +55,7 @@ async def _upsert_body(request: Request, settings: AppSettings) -> PersonaUpsert
 
 @router.post(
     "",
-    response_model=PersonaUpsertOut,
+    response_model=PersonaUpserted,
     responses=_ERRORS,
     openapi_extra={
         "requestBody": {
@@ -70,9 +71,9 @@ async def upsert_persona(
     body: Annotated[PersonaUpsert, Depends(_upsert_body)],
     session: DbSession,
     clock: AppClock,
-) -> PersonaUpsertOut:
+) -> PersonaUpserted:
     """Create a persona (through the ordinary sign-up) or update it; idempotent by email."""
-    result = await service.upsert_persona(
+    result = await lifecycle.upsert_persona(
         session,
         email=body.email,
         name=body.name,
@@ -83,10 +84,10 @@ async def upsert_persona(
         tick_cadence=body.tick_cadence,
         now=clock.now(),
     )
-    return PersonaUpsertOut(user_id=result.user.id, email=result.user.email, created=result.created)
+    return PersonaUpserted(user_id=result.user.id, email=result.user.email, created=result.created)
 
 
-@router.get("", response_model=Page[PersonaListItem], responses=_ERRORS)
+@router.get("", response_model=PersonaList, responses=_ERRORS)
 async def list_personas(
     _admin: AdminUser,
     session: DbSession,
@@ -94,15 +95,17 @@ async def list_personas(
     archetype: Annotated[Slug | None, Query()] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
-) -> Page[PersonaListItem]:
-    """Every persona by email, with its action count and average rating over 7 days."""
+) -> PersonaList:
+    """Every persona by email, with its action count and average rating over 7 days.
+
+    The page is under `personas` (the original system's key) and again under `items` (this
+    API's `{items, nextCursor}` page shape)."""
     after = decode_cursor(cursor, required=("email",))["email"] if cursor else None
-    items, last = await service.list_personas(
+    items, last = await lifecycle.list_personas(
         session, now=clock.now(), limit=limit, archetype=archetype, after_email=after
     )
-    return Page[PersonaListItem](
-        items=[PersonaListItem.model_validate(item) for item in items],
-        next_cursor=encode_cursor({"email": last}) if last else None,
+    return PersonaList(
+        personas=items, items=items, next_cursor=encode_cursor({"email": last}) if last else None
     )
 
 
@@ -110,7 +113,7 @@ async def list_personas(
 async def get_persona(
     persona_id: uuid.UUID, _admin: AdminUser, session: DbSession
 ) -> PersonaDetailOut:
-    detail = await service.get_persona_detail(session, persona_id=persona_id)
+    detail = await lifecycle.get_persona_detail(session, persona_id=persona_id)
     user, persona = detail.user, detail.persona
     return PersonaDetailOut(
         persona=PersonaOut(
@@ -148,19 +151,15 @@ async def get_persona(
             )
             for t in detail.recent_ticks
         ],
-        feedback_by_module=[ModuleFeedbackOut.model_validate(f) for f in detail.feedback_by_module],
+        feedback_by_module=detail.feedback_by_module,
     )
 
 
-@router.delete("/{persona_id}", response_model=PersonaDeletedOut, responses=_ERRORS)
+@router.delete("/{persona_id}", response_model=PersonaDeleted, responses=_ERRORS)
 async def delete_persona(
     persona_id: uuid.UUID, _admin: AdminUser, session: DbSession
-) -> PersonaDeletedOut:
+) -> PersonaDeleted:
     """Hard delete: the user and, by cascade, everything the persona owns. Shared spaces lose
-    the membership and are removed only when no member is left."""
-    result = await service.delete_persona(session, user_id=persona_id)
-    return PersonaDeletedOut(
-        user_id=result.user_id,
-        email=result.email,
-        orphaned_spaces_deleted=result.orphaned_spaces_deleted,
-    )
+    the membership and are removed only when no member is left. Answers `{ok, deleted, …}`
+    (`deleted`: the deleted user's id, as the original answered)."""
+    return await lifecycle.delete_persona(session, user_id=persona_id)

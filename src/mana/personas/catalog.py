@@ -16,65 +16,42 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from email_validator import EmailNotValidError, validate_email
 from pydantic import (
-    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
     ValidationError,
     ValidationInfo,
-    field_validator,
     model_validator,
 )
 from pydantic.alias_generators import to_camel
-from pydantic_core import ErrorDetails, PydanticCustomError
+from pydantic_core import ErrorDetails
+
+from mana.kit.schemas import Text
+from mana.personas.contract import (
+    DEFAULT_EMAIL_DOMAIN,
+    EMAIL_DOMAIN,
+    ModuleMix,
+    PersonaEmail,
+    PersonaName,
+    Slug,
+    SystemPrompt,
+    TickCadence,
+)
 
 CATALOG_PATH = Path(__file__).with_name("catalog.json")
 SCHEMA_PATH = Path(__file__).with_name("catalog.schema.json")
-DEFAULT_EMAIL_DOMAIN = "mana.test"
 
-TickCadence = Literal["daily", "weekdays", "hourly"]
 SpaceType = Literal["family", "team", "practice", "brand"]
 VoiceStyle = Literal["terse", "rambling", "precise", "poetic", "typo-prone", "formal", "anxious"]
 
-_SLUG = re.compile(r"[a-z0-9-]+")
-
-
-def _no_nul(value: str) -> str:
-    # PostgreSQL text cannot hold NUL; refusing it here keeps the seed step from failing halfway.
-    if "\x00" in value:
-        raise PydanticCustomError("nul_byte", "must not contain NUL bytes")
-    return value
-
-
-def _slug(value: str) -> str:
-    if not _SLUG.fullmatch(value):
-        raise PydanticCustomError(
-            "slug", "must be a slug of a-z, 0-9 and '-' (got {value})", {"value": repr(value)}
-        )
-    return value
-
-
-Text = Annotated[str, AfterValidator(_no_nul)]
-# The pattern goes to the JSON Schema only (for editors); the loader checks it in `_slug` so the
-# message can say what a slug is instead of printing a regular expression.
-Slug = Annotated[
-    str,
-    Field(min_length=1, max_length=64, json_schema_extra={"pattern": "^[a-z0-9-]+$"}),
-    AfterValidator(_slug),
-]
 Line = Annotated[Text, Field(min_length=1, max_length=300)]
 Paragraph = Annotated[Text, Field(min_length=1, max_length=2000)]
-# NaN/inf would make the weighted draw of modules meaningless, and JSON parsers in Python accept
-# `NaN` and `Infinity` literals, so they are refused explicitly.
-Weight = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 
 
 class _CatalogModel(BaseModel):
@@ -108,62 +85,26 @@ class CatalogVoice(_CatalogModel):
 
 
 class CatalogPersona(_CatalogModel):
-    email: Annotated[
-        Text,
-        Field(
-            max_length=254,
-            description="Must end with @mana.test: a reserved TLD, so no mail ever bounces.",
-            json_schema_extra={"format": "email"},
-        ),
-    ]
-    name: Annotated[Text, Field(min_length=1, max_length=100)]
+    """One persona. `age` and `voice` are optional (the original format has neither); a brain
+    that needs a voice derives one from the rest."""
+
+    # The rules shared with the admin API (email, archetype, prompt, module mix, cadence) are
+    # the contract's own types: what validates here is accepted there.
+
+    email: PersonaEmail
+    name: PersonaName
     archetype: Annotated[Slug, Field(description="Lowercase slug, e.g. 'solo-dev'.")]
     # 13: the youngest age a real sign-up may have; personas should be plausible users.
-    age: Annotated[int, Field(ge=13, le=120)]
+    age: Annotated[int, Field(ge=13, le=120)] | None = None
     tick_cadence: TickCadence = "daily"
     locale: Annotated[str, Field(pattern=r"^[a-z]{2}(-[A-Z]{2})?$")] = "en"
-    system_prompt: Annotated[
-        Text,
-        Field(
-            min_length=20,
-            max_length=8000,
-            description="Second-person role-play prompt for LLM brains.",
-        ),
-    ]
-    voice: CatalogVoice
-    module_mix: Annotated[
-        dict[Slug, Weight],
-        Field(
-            min_length=1,
-            max_length=50,
-            description="Module → relative weight of the persona's attention.",
-        ),
-    ]
+    system_prompt: SystemPrompt
+    voice: CatalogVoice | None = None
+    module_mix: ModuleMix
 
-    @field_validator("email")
-    @classmethod
-    def _email_in_domain(cls, value: str, info: ValidationInfo) -> str:
-        domain = _email_domain(info)
-        try:
-            # test_environment: `.test` is a special-use TLD that email-validator (and therefore
-            # pydantic's EmailStr) refuses by default; it is exactly the TLD we want.
-            validate_email(value, check_deliverability=False, test_environment=True)
-        except EmailNotValidError as exc:
-            raise PydanticCustomError(
-                "email", "is not a valid email address: {reason}", {"reason": str(exc)}
-            ) from None
-        if not value.lower().endswith("@" + domain.lower()):
-            raise PydanticCustomError("email_domain", "must end with @{domain}", {"domain": domain})
-        return value
-
-    @field_validator("module_mix")
-    @classmethod
-    def _positive_total(cls, value: dict[str, float]) -> dict[str, float]:
-        # All-zero weights leave the runner nothing to draw from; an empty mix is reported by
-        # min_length already, so only a non-empty mix gets here with a zero sum.
-        if value and sum(value.values()) <= 0:
-            raise PydanticCustomError("zero_sum", "weights must add up to more than 0")
-        return value
+    def unknown_modules(self, offered: set[str]) -> list[str]:
+        """The modules of this persona's mix that the product does not offer (in mix order)."""
+        return [module for module in self.module_mix if module not in offered]
 
 
 class CatalogSpace(_CatalogModel):
@@ -184,7 +125,9 @@ class CatalogSpace(_CatalogModel):
 class Catalog(_CatalogModel):
     # `$schema` only points editors at catalog.schema.json; it carries no meaning for the loader.
     schema_ref: str | None = Field(default=None, alias="$schema")
-    version: Literal[1]
+    # Optional: the original format has no version; a catalog that names one must name 1.
+    version: Literal[1] | None = None
+    description: Annotated[Text, Field(max_length=2000)] | None = None
     personas: Annotated[list[CatalogPersona], Field(min_length=1, max_length=1000)]
     spaces: Annotated[list[CatalogSpace], Field(default_factory=list, max_length=200)]
 
@@ -210,6 +153,20 @@ class Catalog(_CatalogModel):
     def modules(self) -> set[str]:
         return {module for p in self.personas for module in p.module_mix}
 
+    def module_warnings(self, offered: set[str]) -> list[str]:
+        """One line per persona whose mix names modules the product does not offer: accepted
+        (the catalog may run ahead of the product), and the brain spends that weight on the
+        modules that do exist."""
+        lines = []
+        for i, persona in enumerate(self.personas):
+            unknown = persona.unknown_modules(offered)
+            if unknown:
+                lines.append(
+                    f"personas[{i}] ({persona.email}).moduleMix: not offered by the product "
+                    f"(yet): {', '.join(unknown)}; their weight goes to the other modules"
+                )
+        return lines
+
     def summary(self) -> str:
         return (
             f"ok: {_count(len(self.personas), 'persona')}, "
@@ -227,13 +184,6 @@ class CatalogError(Exception):
 
 
 _CROSS_CHECKED = "mana_cross_checked"
-_EMAIL_DOMAIN = "mana_email_domain"
-
-
-def _email_domain(info: ValidationInfo) -> str:
-    context = info.context or {}
-    domain = context.get(_EMAIL_DOMAIN, DEFAULT_EMAIL_DOMAIN)
-    return str(domain)
 
 
 def _count(n: int, noun: str) -> str:
@@ -264,7 +214,7 @@ def load_catalog(path: Path | None = None, *, email_domain: str = DEFAULT_EMAIL_
     catalog: Catalog | None = None
     try:
         catalog = Catalog.model_validate(
-            data, context={_CROSS_CHECKED: True, _EMAIL_DOMAIN: email_domain}
+            data, context={_CROSS_CHECKED: True, EMAIL_DOMAIN: email_domain}
         )
     except ValidationError as exc:
         errors.extend(_format_error(err, data, source.name) for err in exc.errors())
@@ -406,6 +356,8 @@ def _message(err: ErrorDetails) -> str:
             return "must be a number"
         case "literal_error":
             return f"must be {ctx['expected']} (got {err['input']!r})"
+        case "value_error":
+            return err["msg"].removeprefix("Value error, ")
         case _:
             msg = err["msg"]
             return msg[:1].lower() + msg[1:]

@@ -15,21 +15,20 @@ from fastapi import APIRouter, Query, Response
 
 from mana.auth.deps import AppClock, DbSession, ServiceCaller
 from mana.findings.delivery import EvaluateAlertsAfterResponse
-from mana.personas import service
-from mana.personas.models import PersonaTick
-from mana.personas.schemas import (
+from mana.personas import ingest, leasing
+from mana.personas.contract import (
     ActionBatch,
     ClaimOut,
     ClaimRequest,
     DueOut,
-    DuePersonaOut,
     FeedbackBatch,
     IngestOut,
-    PersonaSpaceOut,
+    PersonaProfile,
     TickFinish,
     TickStart,
     TickStateOut,
 )
+from mana.personas.models import PersonaTick
 
 router = APIRouter(prefix="/api/v1/internal/personas", tags=["internal"])
 
@@ -41,9 +40,9 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _due_out(due: service.DuePersona) -> DuePersonaOut:
+def _due_out(due: leasing.DuePersona) -> PersonaProfile:
     persona, user = due.persona, due.user
-    return DuePersonaOut(
+    return PersonaProfile(
         user_id=user.id,
         email=user.email,
         name=user.name,
@@ -54,9 +53,7 @@ def _due_out(due: service.DuePersona) -> DuePersonaOut:
         last_active_at=persona.last_active_at,
         leased_until=persona.leased_until,
         leased_by=persona.leased_by,
-        spaces=[
-            PersonaSpaceOut(id=s.id, name=s.name, type=s.type, role=s.role) for s in due.spaces
-        ],
+        spaces=due.spaces,
     )
 
 
@@ -75,7 +72,7 @@ async def claim(
     _service: ServiceCaller, body: ClaimRequest, session: DbSession, clock: AppClock
 ) -> ClaimOut:
     """Lease up to `limit` due personas to `runnerId` for `leaseSeconds`."""
-    claimed = await service.claim_personas(
+    claimed = await leasing.claim_personas(
         session,
         runner_id=body.runner_id,
         limit=body.limit,
@@ -95,7 +92,7 @@ async def due(
 ) -> DueOut:
     """What a claim would hand out now — read-only, for operators."""
     now = clock.now()
-    personas = await service.due_personas(session, now=now, limit=limit)
+    personas = await leasing.due_personas(session, now=now, limit=limit)
     return DueOut(now=now, personas=[_due_out(d) for d in personas])
 
 
@@ -113,7 +110,7 @@ async def start_tick(
     clock: AppClock,
     response: Response,
 ) -> TickStateOut:
-    tick, created = await service.start_tick(
+    tick, created = await ingest.start_tick(
         session,
         persona_id=persona_id,
         tick_id=body.tick_id,
@@ -138,7 +135,7 @@ async def finish_tick(
     _alerts: EvaluateAlertsAfterResponse,
 ) -> TickStateOut:
     """Close the tick, mark the persona active now, release its lease. Idempotent."""
-    tick, _changed = await service.finish_tick(
+    tick, _changed = await ingest.finish_tick(
         session,
         persona_id=persona_id,
         tick_id=tick_id,
@@ -162,7 +159,7 @@ async def post_actions(
     clock: AppClock,
 ) -> IngestOut:
     """Up to 500 tool-call audit rows, all or nothing, idempotent on (tickId, seq)."""
-    result = await service.record_actions(
+    result = await ingest.record_actions(
         session, persona_id=persona_id, actions=body.actions, now=clock.now()
     )
     return IngestOut(inserted=result.inserted, duplicates=result.duplicates)
@@ -177,7 +174,7 @@ async def post_feedback(
     clock: AppClock,
 ) -> IngestOut:
     """Up to 100 module ratings, all or nothing, idempotent on (tickId, module)."""
-    result = await service.record_feedback(
+    result = await ingest.record_feedback(
         session, persona_id=persona_id, feedback=body.feedback, now=clock.now()
     )
     return IngestOut(inserted=result.inserted, duplicates=result.duplicates)

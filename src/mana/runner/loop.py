@@ -17,8 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from mana.clients.internal import InternalApi
 from mana.runner.brains.base import Brain
-from mana.runner.internal_client import InternalApi
 from mana.runner.metrics import RunnerMetrics
 from mana.runner.tick import TickDeps, TickReport, run_tick
 from mana.runner.types import PersonaProfile

@@ -8,13 +8,13 @@ from collections.abc import AsyncIterator, Callable
 
 import httpx
 
+from mana.clients.internal import InternalApi
 from mana.config import ProductionConfigError, Settings
 from mana.kit.clock import Clock
 from mana.personas.password import SeedSecretError, resolve_seed_secret
 from mana.runner.brains import get_brain
 from mana.runner.brains.base import Brain
 from mana.runner.brains.shared_budget import SharedDailySpend, shared_daily_spend
-from mana.runner.internal_client import InternalApi
 from mana.runner.loop import Runner, RunnerConfig, default_runner_id
 from mana.runner.metrics import RunnerMetrics
 from mana.runner.session import PersonaAuth

@@ -15,9 +15,9 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from mana.clients.internal import InternalApi
 from mana.kit.clock import Clock
 from mana.runner.brains.base import Brain, BudgetExceeded, DayContext
-from mana.runner.internal_client import InternalApi
 from mana.runner.recording import checked_ratings, summarize_experience
 from mana.runner.session import LoginFailed, PersonaAuth, mcp_toolbox
 from mana.runner.types import ActionRecord, ModuleRating, PersonaProfile, PersonaSpace, Usage

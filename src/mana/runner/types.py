@@ -7,41 +7,26 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
+# The claim's persona and its spaces are the wire contract's own models, re-exported here
+# because every part of the runner passes them around; request bodies are built with the
+# contract's request models, so field names are written down once.
+from mana.personas.contract import (
+    ActionIn,
+    FeedbackIn,
+    PersonaProfile,
+    PersonaSpace,
+    TickUsage,
+)
 
-
-class _Wire(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
-
-
-class PersonaSpace(_Wire):
-    id: uuid.UUID
-    name: str
-    type: str
-    role: str = "member"
-
-
-class PersonaProfile(_Wire):
-    """What the internal API's claim returns for one persona: all a runner needs to play it."""
-
-    user_id: uuid.UUID
-    email: str
-    name: str | None = None
-    archetype: str
-    system_prompt: str
-    module_mix: dict[str, float]
-    tick_cadence: str = "daily"
-    last_active_at: datetime | None = None
-    spaces: list[PersonaSpace] = Field(default_factory=list)
-
-    @property
-    def personal_space(self) -> PersonaSpace | None:
-        return next((s for s in self.spaces if s.type == "personal"), None)
-
-    @property
-    def shared_spaces(self) -> list[PersonaSpace]:
-        return [s for s in self.spaces if s.type != "personal"]
+__all__ = [
+    "ActionRecord",
+    "ModuleRating",
+    "PersonaProfile",
+    "PersonaSpace",
+    "RatingOutcome",
+    "ToolInfo",
+    "Usage",
+]
 
 
 @dataclass(frozen=True)
@@ -74,16 +59,17 @@ class ActionRecord:
         return self.tool_name.split(".", 1)[0]
 
     def wire(self, tick_id: uuid.UUID) -> dict[str, Any]:
-        return {
-            "tickId": str(tick_id),
-            "seq": self.seq,
-            "toolName": self.tool_name,
-            "inputHash": self.input_hash,
-            "result": self.result,
-            "errorMessage": self.error_message,
-            "latencyMs": self.latency_ms,
-            "createdAt": self.created_at.isoformat(),
-        }
+        # Not validated again here: a bad row is the server's to refuse (422), as before.
+        return ActionIn.model_construct(
+            tick_id=tick_id,
+            seq=self.seq,
+            tool_name=self.tool_name,
+            input_hash=self.input_hash,
+            result=self.result,
+            error_message=self.error_message,
+            latency_ms=self.latency_ms,
+            created_at=self.created_at,
+        ).model_dump(mode="json", by_alias=True)
 
 
 @dataclass(frozen=True)
@@ -93,12 +79,9 @@ class ModuleRating:
     notes: str
 
     def wire(self, tick_id: uuid.UUID) -> dict[str, Any]:
-        return {
-            "tickId": str(tick_id),
-            "module": self.module,
-            "rating": self.rating,
-            "notes": self.notes,
-        }
+        return FeedbackIn.model_construct(
+            tick_id=tick_id, module=self.module, rating=self.rating, notes=self.notes
+        ).model_dump(mode="json", by_alias=True)
 
 
 @dataclass
@@ -115,13 +98,13 @@ class Usage:
         self.calls += other.calls
 
     def wire(self) -> dict[str, Any]:
-        return {
-            "inputTokens": self.input_tokens,
-            "outputTokens": self.output_tokens,
-            "tokens": self.input_tokens + self.output_tokens,
-            "costUsd": round(self.cost_usd, 6),
-            "modelCalls": self.calls,
-        }
+        return TickUsage.model_construct(
+            input_tokens=self.input_tokens,
+            output_tokens=self.output_tokens,
+            tokens=self.input_tokens + self.output_tokens,
+            cost_usd=round(self.cost_usd, 6),
+            model_calls=self.calls,
+        ).stored()
 
 
 @dataclass

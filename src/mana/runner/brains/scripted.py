@@ -19,6 +19,7 @@ from typing import Any
 
 from mana.personas.catalog import Catalog, CatalogContact, CatalogVoice, load_catalog
 from mana.runner.brains.base import DayContext, Experience, ModuleExperience, ToolBox, ToolOutcome
+from mana.runner.brains.voice import derive_voice
 from mana.runner.types import ModuleRating, RatingOutcome
 
 NEWBIE_ARCHETYPES = {"overwhelmed-newbie"}
@@ -319,7 +320,7 @@ class ScriptedBrain:
         entry = self.catalog.by_email(email)
         if entry is None:
             return FALLBACK_VOICE, "en"
-        return entry.voice, entry.locale
+        return entry.voice or derive_voice(entry), entry.locale
 
     async def aclose(self) -> None:
         return None

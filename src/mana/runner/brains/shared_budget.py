@@ -28,10 +28,10 @@ from datetime import date, datetime, timedelta
 
 import httpx
 
+from mana.clients.internal import InternalApi, InternalApiError
 from mana.config import Settings
 from mana.kit.clock import Clock
 from mana.runner.brains.llm_common import DailySpend, Reservation
-from mana.runner.internal_client import InternalApi, InternalApiError
 
 logger = logging.getLogger(__name__)
 

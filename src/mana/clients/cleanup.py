@@ -13,9 +13,9 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from mana.personas.admin_client import AdminClient, ApiError, ClientError
+from mana.clients.admin import AdminClient, ApiError, ClientError
+from mana.clients.seed import count_noun
 from mana.personas.catalog import Catalog
-from mana.personas.seed import count_noun
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,10 @@
 """A small typed HTTP client for the auth service, as an operator (or a persona) uses it.
 
-The seed, spaces and cleanup pipelines talk to the auth service only through this client: the
-admin persona API with the admin token, and login + spaces with a persona's own token. Nothing
-here touches the database, so the same commands work against a local server and a deployment.
+The seed, spaces and cleanup pipelines (`mana.clients.{seed,spaces,cleanup}`) talk to the auth
+service only through this client: the admin persona API with the admin token, and login +
+spaces with a persona's own token. Nothing here touches the database, so the same commands work
+against a local server and a deployment. Answers are parsed with the server's own response
+models (`mana.personas.contract`, `mana.auth.schemas`, `mana.spaces.schemas`).
 
 Every request goes through one semaphore, so `concurrency` bounds what is in flight against the
 server no matter how many pipelines share the client. Failures become `ApiError` (the server's
@@ -15,12 +17,21 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from datetime import datetime
 from typing import Any, Self, TypeVar
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
-from pydantic.alias_generators import to_camel
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from mana.auth.schemas import TokenResponse
+from mana.personas.contract import (
+    PersonaDeleted,
+    PersonaDetailOut,
+    PersonaList,
+    PersonaListItem,
+    PersonaUpsert,
+    PersonaUpserted,
+)
+from mana.spaces.schemas import InvitationOut, SpaceDetailOut, SpaceOut
 
 DEFAULT_CONCURRENCY = 4
 DEFAULT_TIMEOUT_SECONDS = 30.0
@@ -48,110 +59,6 @@ class ApiError(ClientError):
         self.message = message
         self.details = details or []
         super().__init__(f"{message} (HTTP {status} {error})")
-
-
-class _Model(BaseModel):
-    # Tolerant on purpose: the client must keep working when the server adds fields.
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
-
-
-class UserInfo(_Model):
-    id: uuid.UUID
-    email: str
-    name: str | None = None
-    kind: str = "human"
-    tier: str = "public"
-    role: str = "user"
-    email_verified: bool = False
-
-
-class LoginSession(_Model):
-    token: str
-    user: UserInfo
-
-
-class UpsertResult(_Model):
-    user_id: uuid.UUID
-    email: str
-    created: bool
-
-
-class PersonaSummary(_Model):
-    user_id: uuid.UUID
-    email: str
-    name: str | None = None
-    archetype: str
-    tick_cadence: str = "daily"
-    last_active_at: datetime | None = None
-    created_at: datetime | None = None
-    actions_7d: int = Field(default=0, alias="actions7d")
-    avg_rating_7d: float | None = Field(default=None, alias="avgRating7d")
-
-
-class PersonaPage(_Model):
-    items: list[PersonaSummary]
-    next_cursor: str | None = None
-
-
-class PersonaInfo(PersonaSummary):
-    system_prompt: str = ""
-    module_mix: dict[str, float] = Field(default_factory=dict)
-
-
-class PersonaAction(_Model):
-    tool_name: str
-    result: str
-    error_message: str | None = None
-    latency_ms: int | None = None
-    created_at: datetime | None = None
-
-
-class PersonaTick(_Model):
-    status: str
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
-    tool_calls: int = 0
-    errors: int = 0
-    summary: str | None = None
-
-
-class ModuleFeedback(_Model):
-    module: str
-    avg_rating: float | None = None
-    count: int = 0
-    last_rating: int | None = None
-    last_at: datetime | None = None
-
-
-class PersonaDetail(_Model):
-    persona: PersonaInfo
-    recent_actions: list[PersonaAction] = Field(default_factory=list)
-    recent_ticks: list[PersonaTick] = Field(default_factory=list)
-    feedback_by_module: list[ModuleFeedback] = Field(default_factory=list)
-
-
-class SpaceInfo(_Model):
-    id: uuid.UUID
-    name: str
-    type: str
-    role: str
-
-
-class SpaceMember(_Model):
-    user_id: uuid.UUID
-    email: str
-    role: str
-
-
-class SpaceDetail(SpaceInfo):
-    members: list[SpaceMember] = Field(default_factory=list)
-
-
-class Invitation(_Model):
-    id: uuid.UUID
-    space_id: uuid.UUID
-    email: str
-    status: str
 
 
 _M = TypeVar("_M", bound=BaseModel)
@@ -237,30 +144,31 @@ class AdminClient:
 
     # --- admin persona API ----------------------------------------------------------------
 
-    async def upsert_persona(self, body: dict[str, Any]) -> UpsertResult:
-        response = await self._request("POST", ADMIN_PERSONAS, token=self._admin(), json=body)
-        return self._parse(UpsertResult, response)
+    async def upsert_persona(self, body: PersonaUpsert) -> PersonaUpserted:
+        payload = body.model_dump(mode="json", by_alias=True, exclude_none=True)
+        response = await self._request("POST", ADMIN_PERSONAS, token=self._admin(), json=payload)
+        return self._parse(PersonaUpserted, response)
 
     async def list_personas(
         self, *, limit: int = PAGE_SIZE, cursor: str | None = None, archetype: str | None = None
-    ) -> PersonaPage:
+    ) -> PersonaList:
         params: dict[str, Any] = {"limit": limit}
         if cursor:
             params["cursor"] = cursor
         if archetype:
             params["archetype"] = archetype
         response = await self._request("GET", ADMIN_PERSONAS, token=self._admin(), params=params)
-        return self._parse(PersonaPage, response)
+        return self._parse(PersonaList, response)
 
     async def iter_personas(
         self, *, archetype: str | None = None, page_size: int = PAGE_SIZE
-    ) -> AsyncIterator[PersonaSummary]:
+    ) -> AsyncIterator[PersonaListItem]:
         """Every live persona, following `nextCursor` until the last page."""
         cursor: str | None = None
         seen_cursors: set[str] = set()
         while True:
             page = await self.list_personas(limit=page_size, cursor=cursor, archetype=archetype)
-            for item in page.items:
+            for item in page.personas:
                 yield item
             if not page.next_cursor:
                 return
@@ -270,54 +178,55 @@ class AdminClient:
             seen_cursors.add(page.next_cursor)
             cursor = page.next_cursor
 
-    async def all_personas(self, *, archetype: str | None = None) -> list[PersonaSummary]:
+    async def all_personas(self, *, archetype: str | None = None) -> list[PersonaListItem]:
         return [p async for p in self.iter_personas(archetype=archetype)]
 
-    async def get_persona(self, user_id: uuid.UUID | str) -> PersonaDetail:
+    async def get_persona(self, user_id: uuid.UUID | str) -> PersonaDetailOut:
         response = await self._request("GET", f"{ADMIN_PERSONAS}/{user_id}", token=self._admin())
-        return self._parse(PersonaDetail, response)
+        return self._parse(PersonaDetailOut, response)
 
-    async def delete_persona(self, user_id: uuid.UUID | str) -> None:
-        await self._request("DELETE", f"{ADMIN_PERSONAS}/{user_id}", token=self._admin())
+    async def delete_persona(self, user_id: uuid.UUID | str) -> PersonaDeleted:
+        response = await self._request("DELETE", f"{ADMIN_PERSONAS}/{user_id}", token=self._admin())
+        return self._parse(PersonaDeleted, response)
 
     # --- as a user --------------------------------------------------------------------------
 
-    async def login(self, email: str, password: str) -> LoginSession:
+    async def login(self, email: str, password: str) -> TokenResponse:
         response = await self._request(
             "POST", "/api/v1/auth/login", token=None, json={"email": email, "password": password}
         )
-        return self._parse(LoginSession, response)
+        return self._parse(TokenResponse, response)
 
-    async def list_spaces(self, token: str) -> list[SpaceInfo]:
+    async def list_spaces(self, token: str) -> list[SpaceOut]:
         response = await self._request("GET", "/api/v1/spaces", token=token)
-        return self._parse_list(SpaceInfo, response)
+        return self._parse_list(SpaceOut, response)
 
-    async def create_space(self, token: str, *, name: str, type: str) -> SpaceInfo:
+    async def create_space(self, token: str, *, name: str, type: str) -> SpaceOut:
         response = await self._request(
             "POST", "/api/v1/spaces", token=token, json={"name": name, "type": type}
         )
-        return self._parse(SpaceInfo, response)
+        return self._parse(SpaceOut, response)
 
-    async def get_space(self, token: str, space_id: uuid.UUID) -> SpaceDetail:
+    async def get_space(self, token: str, space_id: uuid.UUID) -> SpaceDetailOut:
         response = await self._request("GET", f"/api/v1/spaces/{space_id}", token=token)
-        return self._parse(SpaceDetail, response)
+        return self._parse(SpaceDetailOut, response)
 
-    async def invite(self, token: str, space_id: uuid.UUID, email: str) -> Invitation:
+    async def invite(self, token: str, space_id: uuid.UUID, email: str) -> InvitationOut:
         """Invite an email; an already pending invitation is returned as it is (HTTP 200)."""
         response = await self._request(
             "POST", f"/api/v1/spaces/{space_id}/invitations", token=token, json={"email": email}
         )
-        return self._parse(Invitation, response)
+        return self._parse(InvitationOut, response)
 
-    async def pending_invitations(self, token: str) -> list[Invitation]:
+    async def pending_invitations(self, token: str) -> list[InvitationOut]:
         response = await self._request("GET", "/api/v1/invitations", token=token)
-        return self._parse_list(Invitation, response)
+        return self._parse_list(InvitationOut, response)
 
-    async def accept_invitation(self, token: str, invitation_id: uuid.UUID) -> SpaceInfo:
+    async def accept_invitation(self, token: str, invitation_id: uuid.UUID) -> SpaceOut:
         response = await self._request(
             "POST", f"/api/v1/invitations/{invitation_id}/accept", token=token
         )
-        return self._parse(SpaceInfo, response)
+        return self._parse(SpaceOut, response)
 
 
 def _validate(adapter: TypeAdapter[_T], response: httpx.Response) -> _T:

@@ -1,6 +1,7 @@
 """Client for the auth service's internal persona API (service key), with safe retries.
 
-Every write it makes is idempotent on the server — tick ids are chosen here, actions are keyed by
+Answers are parsed with the server's own models (`mana.personas.contract`). Every write it
+makes is idempotent on the server — tick ids are chosen here, actions are keyed by
 (tickId, seq), feedback by (tickId, module) — so retrying after a lost response adds nothing.
 """
 
@@ -16,7 +17,8 @@ from typing import Any
 import httpx
 
 from mana.budget.schemas import BudgetOut, GrantRequest, UsageReport
-from mana.runner.types import ActionRecord, ModuleRating, PersonaProfile, Usage
+from mana.personas.contract import ClaimOut, DueOut, PersonaProfile
+from mana.runner.types import ActionRecord, ModuleRating, Usage
 
 logger = logging.getLogger(__name__)
 
@@ -86,9 +88,7 @@ class InternalApi:
         self, *, runner_id: str, limit: int, lease_seconds: int
     ) -> list[PersonaProfile]:
         body = {"runnerId": runner_id, "limit": limit, "leaseSeconds": lease_seconds}
-        data = await self._request("POST", "/claim", body)
-        items = data.get("personas", data) if isinstance(data, dict) else data
-        return [PersonaProfile.model_validate(item) for item in items]
+        return ClaimOut.model_validate(await self._request("POST", "/claim", body)).personas
 
     async def claim_one(
         self, *, email: str, runner_id: str, lease_seconds: int
@@ -101,14 +101,11 @@ class InternalApi:
             "leaseSeconds": lease_seconds,
             "email": email,
         }
-        data = await self._request("POST", "/claim", body)
-        items = data.get("personas", data) if isinstance(data, dict) else data
-        return PersonaProfile.model_validate(items[0]) if items else None
+        claimed = ClaimOut.model_validate(await self._request("POST", "/claim", body)).personas
+        return claimed[0] if claimed else None
 
     async def due(self) -> list[PersonaProfile]:
-        data = await self._request("GET", "/due")
-        items = data.get("personas", data) if isinstance(data, dict) else data
-        return [PersonaProfile.model_validate(item) for item in items]
+        return DueOut.model_validate(await self._request("GET", "/due")).personas
 
     async def start_tick(
         self,

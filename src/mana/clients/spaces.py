@@ -14,10 +14,11 @@ import uuid
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
-from mana.personas.admin_client import AdminClient, ApiError, ClientError, SpaceInfo
+from mana.clients.admin import AdminClient, ApiError, ClientError
+from mana.clients.seed import count_noun
 from mana.personas.catalog import Catalog, CatalogSpace
 from mana.personas.password import derive_persona_password
-from mana.personas.seed import count_noun
+from mana.spaces.schemas import SpaceOut
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,7 @@ class _Logins:
         return session.token
 
 
-def _same_space(found: SpaceInfo, wanted: CatalogSpace) -> bool:
+def _same_space(found: SpaceOut, wanted: CatalogSpace) -> bool:
     # Case-insensitive, like the catalog's own uniqueness rule for space names.
     return (
         found.role == "owner"

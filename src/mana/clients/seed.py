@@ -14,8 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from mana.personas.admin_client import AdminClient, ClientError
+from mana.clients.admin import AdminClient, ClientError
 from mana.personas.catalog import Catalog, CatalogPersona
+from mana.personas.contract import PersonaUpsert
 from mana.personas.password import derive_persona_password
 
 
@@ -64,17 +65,25 @@ class SeedReport:
         )
 
 
+def upsert_request(persona: CatalogPersona, *, secret: str) -> PersonaUpsert:
+    """The POST /api/v1/admin/personas request for one catalog entry.
+
+    Built without validating again: the catalog entry was validated field by field with the
+    contract's own types, the very ones PersonaUpsert uses."""
+    return PersonaUpsert.model_construct(
+        email=persona.email,
+        name=persona.name,
+        password=derive_persona_password(persona.email, secret),
+        archetype=persona.archetype,
+        system_prompt=persona.system_prompt,
+        module_mix=dict(persona.module_mix),
+        tick_cadence=persona.tick_cadence,
+    )
+
+
 def upsert_body(persona: CatalogPersona, *, secret: str) -> dict[str, Any]:
-    """The POST /api/v1/admin/personas body for one catalog entry (camelCase, as on the wire)."""
-    return {
-        "email": persona.email,
-        "name": persona.name,
-        "password": derive_persona_password(persona.email, secret),
-        "archetype": persona.archetype,
-        "systemPrompt": persona.system_prompt,
-        "moduleMix": dict(persona.module_mix),
-        "tickCadence": persona.tick_cadence,
-    }
+    """The same request as it goes on the wire (camelCase JSON)."""
+    return upsert_request(persona, secret=secret).model_dump(mode="json", by_alias=True)
 
 
 async def seed_personas(
@@ -90,9 +99,9 @@ async def seed_personas(
     each persona finishes (for a progress display), in completion order.
     """
     # Derive every password before the first request: a bad secret fails the whole run up front.
-    bodies = [(persona, upsert_body(persona, secret=secret)) for persona in catalog.personas]
+    bodies = [(persona, upsert_request(persona, secret=secret)) for persona in catalog.personas]
 
-    async def one(persona: CatalogPersona, body: dict[str, Any]) -> SeedResult:
+    async def one(persona: CatalogPersona, body: PersonaUpsert) -> SeedResult:
         try:
             answer = await client.upsert_persona(body)
         except ClientError as exc:

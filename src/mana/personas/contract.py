@@ -1,0 +1,398 @@
+"""The persona wire contract: one rule per field, and every request and response body.
+
+The admin routes, the internal (runner) routes, the catalog loader, the HTTP clients in
+`mana.clients` and the runner all import their field types and models from here, so "a valid
+persona" means one thing everywhere: a catalog the loader accepts is accepted by the API, and a
+client parses an answer with the very model the server rendered it from.
+
+Field rules that depend on a setting (the persona email domain) read it from the validation
+context under `EMAIL_DOMAIN`; without a context the default domain applies.
+
+Request models forbid unknown fields; response models ignore them when a client parses them,
+so a newer server with more fields never breaks an older client.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from email_validator import EmailNotValidError, validate_email
+from pydantic import AfterValidator, AwareDatetime, ConfigDict, Field, ValidationInfo
+from pydantic_core import PydanticCustomError
+
+from mana.auth.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
+from mana.kit.schemas import RequestModel, ResponseModel, Text
+
+EMAIL_DOMAIN = "email_domain"
+"""Validation-context key: the domain persona emails must use (`Settings.persona_email_domain`)."""
+DEFAULT_EMAIL_DOMAIN = "mana.test"
+
+MAX_ACTIONS_PER_BATCH = 500
+MAX_FEEDBACK_PER_BATCH = 100
+MAX_MODULES_PER_MIX = 50
+MAX_INT32 = 2**31 - 1
+
+TickCadence = Literal["daily", "weekdays", "hourly"]
+FinishedStatus = Literal["ok", "error", "timeout"]
+ActionResult = Literal["ok", "error"]
+
+# --- field rules ------------------------------------------------------------------------------
+
+SLUG_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
+MODULE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]*$"
+INPUT_HASH_PATTERN = r"^[0-9a-fA-F]{16,64}$"
+
+
+def _matching(pattern: str, error: str, rule: str) -> AfterValidator:
+    """A pattern check whose message says the rule in words instead of a regular expression."""
+    compiled = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if not compiled.fullmatch(value):
+            raise PydanticCustomError(error, rule + " (got {value})", {"value": repr(value)})
+        return value
+
+    return AfterValidator(check)
+
+
+# The pattern goes to the JSON Schema (editors, OpenAPI) as well.
+Slug = Annotated[
+    Text,
+    Field(min_length=1, max_length=64, json_schema_extra={"pattern": SLUG_PATTERN}),
+    _matching(
+        SLUG_PATTERN,
+        "slug",
+        "must be a slug of a-z, 0-9, '-' and '_' that starts with a letter or digit",
+    ),
+]
+"""An archetype: `solo-dev`, `night_owl`; not `-solo`, not `Solo Dev`."""
+
+ModuleName = Annotated[
+    Text,
+    Field(min_length=1, max_length=64, json_schema_extra={"pattern": MODULE_PATTERN}),
+    _matching(
+        MODULE_PATTERN,
+        "module_name",
+        "must be a module name of letters, digits, '-' and '_' that starts with a letter or digit",
+    ),
+]
+"""A product module as the catalog and the ratings name it: `todo`, `newsResearch`. A module
+the product does not offer (yet) is valid here; the brain spends its weight elsewhere."""
+
+# strict: `true` or `"1"` as a weight is a mistake to report, not something to coerce; NaN and
+# inf would make the weighted draw of modules meaningless.
+Weight = Annotated[float, Field(strict=True, ge=0, allow_inf_nan=False)]
+
+
+def _positive_total(value: dict[str, float]) -> dict[str, float]:
+    # An empty mix is refused by min_length; an all-zero one leaves a runner nothing to draw.
+    if value and sum(value.values()) <= 0:
+        raise PydanticCustomError("zero_sum", "weights must add up to more than 0")
+    return value
+
+
+ModuleMix = Annotated[
+    dict[ModuleName, Weight],
+    Field(min_length=1, max_length=MAX_MODULES_PER_MIX),
+    AfterValidator(_positive_total),
+]
+"""Module → relative weight of the persona's attention."""
+
+
+def _persona_email(value: str, info: ValidationInfo) -> str:
+    try:
+        # test_environment: `.test` is a special-use TLD that email-validator refuses by
+        # default; it is exactly the TLD personas use (no mail can ever be delivered).
+        validate_email(value, check_deliverability=False, test_environment=True)
+    except EmailNotValidError as exc:
+        raise PydanticCustomError(
+            "email", "is not a valid email address: {reason}", {"reason": str(exc)}
+        ) from None
+    domain = str((info.context or {}).get(EMAIL_DOMAIN) or DEFAULT_EMAIL_DOMAIN)
+    if not value.strip().lower().endswith("@" + domain.lower()):
+        raise PydanticCustomError("email_domain", "must end with @{domain}", {"domain": domain})
+    return value
+
+
+PersonaEmail = Annotated[
+    Text,
+    Field(
+        min_length=3,
+        max_length=254,
+        description="Must end with the persona domain (@mana.test by default): a reserved "
+        "TLD, so no mail ever bounces.",
+        json_schema_extra={"format": "email"},
+    ),
+    AfterValidator(_persona_email),
+]
+
+PersonaName = Annotated[Text, Field(min_length=1, max_length=200)]
+SystemPrompt = Annotated[
+    Text,
+    Field(min_length=20, max_length=20_000, description="Role-play prompt for LLM brains."),
+]
+InputHash = Annotated[
+    str,
+    Field(
+        pattern=INPUT_HASH_PATTERN,
+        description="A hex digest of the tool input, or a prefix of one (16 to 64 digits).",
+    ),
+]
+"""A hash, never the raw input: tool inputs can carry personal data (DESIGN §5)."""
+
+Count = Annotated[int, Field(ge=0, le=MAX_INT32)]
+RunnerId = Annotated[Text, Field(min_length=1, max_length=120)]
+LongText = Annotated[Text, Field(max_length=10_000)]
+Money = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+
+class ClientModel(ResponseModel):
+    """A response body. Clients parse with these same classes; unknown fields are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+# --- admin API: requests ----------------------------------------------------------------------
+
+
+class PersonaUpsert(RequestModel):
+    email: PersonaEmail
+    name: PersonaName | None = None
+    password: Annotated[Text, Field(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH)]
+    archetype: Slug
+    system_prompt: SystemPrompt
+    module_mix: ModuleMix
+    tick_cadence: TickCadence = "daily"
+
+
+# --- admin API: responses ---------------------------------------------------------------------
+
+
+class PersonaUpserted(ClientModel):
+    ok: bool = True
+    user_id: uuid.UUID
+    email: str
+    created: bool
+
+
+class PersonaListItem(ClientModel):
+    user_id: uuid.UUID
+    email: str
+    name: str | None
+    archetype: str
+    tick_cadence: str
+    last_active_at: datetime | None
+    created_at: datetime
+    # Explicit: the camelCase generator would write `actions7D`.
+    actions_7d: int = Field(alias="actions7d")
+    avg_rating_7d: float | None = Field(alias="avgRating7d")
+
+
+class PersonaList(ClientModel):
+    """One page of personas. `personas` is the original system's key (its clients read it);
+    `items` is this API's page shape (`{items, nextCursor}`) and carries the same list."""
+
+    personas: list[PersonaListItem]
+    items: list[PersonaListItem]
+    next_cursor: str | None
+
+
+class PersonaOut(ClientModel):
+    user_id: uuid.UUID
+    email: str
+    name: str | None
+    kind: str
+    tier: str
+    email_verified: bool
+    archetype: str
+    system_prompt: str
+    module_mix: dict[str, float]
+    tick_cadence: str
+    last_active_at: datetime | None
+    leased_until: datetime | None
+    leased_by: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class ActionOut(ClientModel):
+    id: int
+    tick_id: uuid.UUID
+    seq: int
+    tool_name: str
+    input_hash: str
+    result: str
+    error_message: str | None
+    latency_ms: int
+    created_at: datetime
+
+
+class TickOut(ClientModel):
+    tick_id: uuid.UUID
+    runner_id: str
+    brain: str
+    space_id: uuid.UUID | None
+    status: str
+    started_at: datetime
+    finished_at: datetime | None
+    tool_calls: int
+    errors: int
+    summary: str | None
+    usage: dict[str, Any] | None
+    error_message: str | None
+
+
+class ModuleFeedbackOut(ClientModel):
+    module: str
+    avg_rating: float
+    count: int
+    last_rating: int
+    last_at: datetime
+
+
+class PersonaDetailOut(ClientModel):
+    persona: PersonaOut
+    recent_actions: list[ActionOut]
+    recent_ticks: list[TickOut]
+    feedback_by_module: list[ModuleFeedbackOut]
+
+
+class PersonaDeleted(ClientModel):
+    """`{ok, deleted}` as the original answered (`deleted`: the deleted user's id), plus what
+    this API adds."""
+
+    ok: bool = True
+    deleted: uuid.UUID
+    user_id: uuid.UUID
+    email: str
+    orphaned_spaces_deleted: int
+
+
+# --- internal (runner) API: requests ----------------------------------------------------------
+
+
+class ClaimRequest(RequestModel):
+    runner_id: RunnerId
+    limit: Annotated[int, Field(ge=1, le=100)] = 10
+    lease_seconds: Annotated[int, Field(ge=10, le=24 * 3600)] = 900
+    # Claim this one persona whether it is due or not (an operator's `runner tick --persona`);
+    # a lease held by another runner is still respected.
+    email: Annotated[Text, Field(min_length=3, max_length=320)] | None = None
+
+
+class TickStart(RequestModel):
+    # Client-chosen, so a start retried after a lost response finds its own row again.
+    tick_id: uuid.UUID | None = None
+    runner_id: RunnerId
+    brain: Annotated[Text, Field(min_length=1, max_length=64)]
+    space_id: uuid.UUID | None = None
+
+
+class TickUsage(RequestModel):
+    """What a tick cost. `tokens` and `cost` are the headline figures; the breakdown fields are
+    optional so a runner can send what its brain reports. Stored as sent (camelCase)."""
+
+    tokens: Count | None = None
+    cost: Money | None = None
+    input_tokens: Count | None = None
+    output_tokens: Count | None = None
+    cost_usd: Money | None = None
+    model_calls: Count | None = None
+
+    def stored(self) -> dict[str, Any]:
+        return self.model_dump(by_alias=True, exclude_none=True)
+
+
+class TickFinish(RequestModel):
+    status: FinishedStatus
+    tool_calls: Count = 0
+    errors: Count = 0
+    summary: LongText | None = None
+    usage: TickUsage | None = None
+    error_message: LongText | None = None
+
+
+class ActionIn(RequestModel):
+    tick_id: uuid.UUID
+    seq: Count
+    tool_name: Annotated[Text, Field(min_length=1, max_length=120)]
+    input_hash: InputHash
+    result: ActionResult
+    error_message: LongText | None = None
+    latency_ms: Count
+    created_at: AwareDatetime | None = None
+
+
+class ActionBatch(RequestModel):
+    actions: Annotated[list[ActionIn], Field(max_length=MAX_ACTIONS_PER_BATCH)]
+
+
+class FeedbackIn(RequestModel):
+    tick_id: uuid.UUID
+    module: ModuleName
+    rating: Annotated[int, Field(ge=1, le=5)]
+    notes: Annotated[Text, Field(max_length=5000)] | None = None
+
+
+class FeedbackBatch(RequestModel):
+    feedback: Annotated[list[FeedbackIn], Field(max_length=MAX_FEEDBACK_PER_BATCH)]
+
+
+# --- internal (runner) API: responses ---------------------------------------------------------
+
+
+class PersonaSpace(ClientModel):
+    id: uuid.UUID
+    name: str
+    type: str
+    role: str = "member"
+
+
+class PersonaProfile(ClientModel):
+    """One persona as a claim hands it to a runner: all a runner needs to play it."""
+
+    user_id: uuid.UUID
+    email: str
+    name: str | None = None
+    archetype: str
+    system_prompt: str
+    module_mix: dict[str, float]
+    tick_cadence: str = "daily"
+    last_active_at: datetime | None = None
+    leased_until: datetime | None = None
+    leased_by: str | None = None
+    spaces: list[PersonaSpace] = Field(default_factory=list)
+
+    @property
+    def personal_space(self) -> PersonaSpace | None:
+        return next((s for s in self.spaces if s.type == "personal"), None)
+
+    @property
+    def shared_spaces(self) -> list[PersonaSpace]:
+        return [s for s in self.spaces if s.type != "personal"]
+
+
+class ClaimOut(ClientModel):
+    personas: list[PersonaProfile]
+
+
+class DueOut(ClientModel):
+    now: datetime
+    personas: list[PersonaProfile]
+
+
+class TickStateOut(ClientModel):
+    tick_id: uuid.UUID
+    persona_id: uuid.UUID
+    status: str
+    started_at: datetime
+    finished_at: datetime | None
+
+
+class IngestOut(ClientModel):
+    ok: bool = True
+    inserted: int
+    duplicates: int
