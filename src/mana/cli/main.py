@@ -26,6 +26,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     ),
     "runner": ("mana.cli.runner", "app", "The persona runner (tick --once)."),
     "demo": ("mana.cli.demo", "app", "The whole loop once on the SQLite default, then a report."),
+    "simulate": (
+        "mana.cli.simulate",
+        "app",
+        "Days of persona life in minutes, dated on the simulated days.",
+    ),
 }
 
 

@@ -120,6 +120,7 @@ async def start_tick(
         brain=body.brain,
         space_id=body.space_id,
         now=clock.now(),
+        started_at=body.started_at,  # a simulated tick (`mana simulate`), dated on that time
     )
     if not created:
         response.status_code = 200

@@ -211,6 +211,9 @@ class TickStart(RequestModel):
     runner_id: RunnerId
     brain: Annotated[Text, Field(min_length=1, max_length=64)]
     space_id: uuid.UUID | None = None
+    # `mana simulate`: the tick happens at this (simulated) time, within 400 days of the
+    # server's clock; all it writes is then dated on that day. Omitted: the server's time.
+    started_at: AwareDatetime | None = None
 
 
 class Usage(RequestModel):

@@ -11,6 +11,7 @@ import logging
 import random
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -117,6 +118,7 @@ class InternalApi:
         runner_id: str,
         brain: str,
         space_id: uuid.UUID | None,
+        started_at: datetime | None = None,
     ) -> None:
         body = {
             "tickId": str(tick_id),
@@ -124,6 +126,8 @@ class InternalApi:
             "brain": brain,
             "spaceId": str(space_id) if space_id else None,
         }
+        if started_at is not None:  # a simulated tick: the server dates it on this time
+            body["startedAt"] = started_at.isoformat()
         await self._request("POST", f"/{persona_id}/ticks", body)
 
     async def post_actions(
