@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 
 from mana.personas.catalog import load_catalog
-from mana.runner.simulate import FIRST_HOUR, SimulationError, plan_slots
+from mana.runner.simulate.plan import FIRST_HOUR, SimulationError, plan_slots
 
 FRIDAY = date(2026, 11, 27)
 

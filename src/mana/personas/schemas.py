@@ -8,7 +8,7 @@ admin route passes it in the validation context (`EMAIL_DOMAIN`).
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from email_validator import EmailNotValidError, validate_email
@@ -24,6 +24,9 @@ EMAIL_DOMAIN = "email_domain"
 MAX_ACTIONS_PER_BATCH = 500
 MAX_FEEDBACK_PER_BATCH = 100
 MAX_INT32 = 2**31 - 1
+# How far from the server's clock a simulated tick may start (`TickStart.startedAt`, `mana
+# simulate`): a year of history either way; beyond that a date is likelier a mistake than a plan.
+MAX_SIMULATED_OFFSET = timedelta(days=400)
 
 TickCadence = Literal["daily", "weekdays", "hourly"]
 FinishedStatus = Literal["ok", "error", "timeout"]

@@ -29,15 +29,12 @@ from mana.auth.models import Space, SpaceMember, User
 from mana.kit.errors import Conflict, InvalidInput, NotFound
 from mana.personas.due import due_condition, due_order
 from mana.personas.models import Persona, PersonaAction, PersonaFeedback, PersonaTick
-from mana.personas.schemas import ActionIn, FeedbackIn, Usage
+from mana.personas.schemas import MAX_SIMULATED_OFFSET, ActionIn, FeedbackIn, Usage
 from mana.spaces.service import delete_orphaned_shared_spaces
 
 RECENT_ACTIONS = 20
 RECENT_TICKS = 20
 STATS_WINDOW = timedelta(days=7)
-# How far from the server's clock a simulated tick may start (`mana simulate`): a year of
-# history either way; beyond that a date is far more likely a mistake than a plan.
-MAX_SIMULATED_OFFSET = timedelta(days=400)
 
 
 class NotAPersona(Conflict):
