@@ -204,6 +204,7 @@ def test_bad_input_is_one_clear_line_and_exit_2(tmp_path: Path) -> None:
         ["simulate", "--days", "3", "--start", "2026-02-30"],
         ["simulate", "--days", "3", "--auth", "http://127.0.0.1:9"],
         ["simulate", "--days", "3", "--start", "2001-01-01"],
+        ["simulate", "--days", "3", "--faults-from-day", "2"],
     ]
     processes = [(start_cli(args, env=cli_env(), cwd=tmp_path), args) for args in runs]
     results = [finish(process, args) for process, args in processes]
@@ -215,4 +216,39 @@ def test_bad_input_is_one_clear_line_and_exit_2(tmp_path: Path) -> None:
     assert "--start" in messages[1] and "2026-02-30" in messages[1]
     assert "--mcp" in messages[2]
     assert "within 399 days of today" in messages[3]
+    assert "--faults PATH" in messages[4]
     assert not (tmp_path / ".mana").exists()  # nothing was started or written
+
+
+def test_faults_switched_on_for_one_day_break_that_module_on_that_day_only(tmp_path: Path) -> None:
+    friday = recent_friday()
+    catalog = small_catalog(tmp_path / "catalog.json")
+    rules = tmp_path / "faults.json"
+    rules.write_text(
+        json.dumps({"rules": [{"tool": "todo.*", "fault": "error", "message": "todo is down"}]}),
+        encoding="utf-8",
+    )
+    args = [
+        "simulate", "--days", "3", "--start", friday.isoformat(), "--catalog", str(catalog),
+        "--hourly-cap", "1", "--faults", str(rules), "--faults-from-day", "2",
+        "--faults-until-day", "2", "--json",
+    ]  # fmt: skip
+    figures = _figures(finish(start_cli(args, env=cli_env(), cwd=tmp_path), args))
+    assert figures["faultDays"] == [2, 2]
+
+    db = Db(f"sqlite:///{tmp_path / '.mana' / 'simulate.db'}")
+    results: dict[tuple[Any, bool], Counter[str]] = defaultdict(Counter)
+    for row in db.fetch("SELECT tool_name, result, error_message, created_at FROM persona_actions"):
+        results[_utc(row.created_at).date(), row.tool_name.startswith("todo.")][row.result] += 1
+        if row.result == "error" and row.tool_name.startswith("todo."):
+            assert row.error_message == "todo is down"
+    faulty = friday + timedelta(days=1)
+    for day in (friday, faulty, friday + timedelta(days=2)):
+        others = results[day, False]
+        assert others["ok"] and not others["error"], (day, others)  # untouched modules
+        todo = results[day, True]
+        assert todo["ok"] + todo["error"] > 0, day
+        if day == faulty:
+            assert todo["error"] and not todo["ok"], todo
+        else:
+            assert todo["ok"] and not todo["error"], (day, todo)

@@ -82,10 +82,13 @@ def summary_table(summary: SimulationSummary) -> Table:
     return table
 
 
-def print_summary(summary: SimulationSummary, *, as_json: bool) -> None:
+def print_summary(
+    summary: SimulationSummary, *, as_json: bool, faults_days: tuple[int, int] | None = None
+) -> None:
     if as_json:
         figures: dict[str, Any] = {
             **summary.figures(),
+            "faultDays": None if faults_days is None else list(faults_days),
             "wallSeconds": round(summary.wall_seconds, 3),
             "ticksPerSecond": round(summary.ticks_per_second, 3),
             "failures": summary.failures,
@@ -100,6 +103,8 @@ def print_summary(summary: SimulationSummary, *, as_json: bool) -> None:
         f"{summary.wall_seconds:.1f}s wall, {summary.ticks_per_second:.2f} ticks/s",
         highlight=False,
     )
+    if faults_days is not None:
+        console.print(f"faults on from day {faults_days[0]} to day {faults_days[1]}")
     for line in summary.failures:
         console.print(f"[red]✗[/] {escape(line)}", highlight=False)
 
@@ -135,6 +140,18 @@ def simulate(
     concurrency: int = typer.Option(
         4, "--concurrency", help="Personas ticking side by side (never two sharing a space)."
     ),
+    faults: Path | None = typer.Option(
+        None,
+        "--faults",
+        dir_okay=False,
+        help="Embedded mode: MANA_FAULTS rules for the MCP server (development fault mode).",
+    ),
+    faults_from_day: int = typer.Option(
+        1, "--faults-from-day", help="First simulated day (1-based) with the faults on."
+    ),
+    faults_until_day: int | None = typer.Option(
+        None, "--faults-until-day", help="Last day with the faults on (default: the last day)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON line."),
 ) -> None:
     """Every persona lives DAYS days, ticking as its cadence says, its history dated on those
@@ -148,6 +165,16 @@ def simulate(
     remote = auth is not None and mcp is not None
     if remote and database_url is not None:
         fail("--database-url is for embedded mode; remote services use their own", BAD_INPUT)
+    faults_days = (faults_from_day, days if faults_until_day is None else faults_until_day)
+    if faults is None and (faults_from_day != 1 or faults_until_day is not None):
+        fail("--faults-from-day and --faults-until-day need --faults PATH", BAD_INPUT)
+    if faults is not None and remote:
+        fail(
+            "--faults is for embedded mode: a remote MCP server takes MANA_FAULTS where it runs",
+            BAD_INPUT,
+        )
+    if not 1 <= faults_days[0] <= faults_days[1] <= days:
+        fail(f"the fault days must satisfy 1 <= from <= until <= {days}", BAD_INPUT)
     first_day = _parse_start(start, days)
     settings = load_settings()
     catalog = _load_catalog(catalog_path, settings)
@@ -176,12 +203,14 @@ def simulate(
         secret=_secret(settings),
         remote=(auth.rstrip("/"), mcp, token) if auth is not None and mcp is not None else None,
         database_url=database_url,
+        faults=faults,
+        faults_days=faults_days,
     )
     # With --json stdout carries only the summary; progress and notes go to stderr.
     summary: SimulationSummary = running.execute(
         settings, sim, out=err_console if as_json else console
     )
-    print_summary(summary, as_json=as_json)
+    print_summary(summary, as_json=as_json, faults_days=None if faults is None else faults_days)
     if summary.failed_ticks or summary.unclaimed:
         fail(
             f"{summary.failed_ticks} failed ticks, {summary.unclaimed} personas not claimable "

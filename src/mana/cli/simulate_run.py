@@ -11,6 +11,8 @@ service key (`MANA_SERVICE_KEY`) for the runner's internal API.
 from __future__ import annotations
 
 import asyncio
+import json
+import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -36,6 +38,7 @@ from mana.cli.demo import DEMO_ADMIN_EMAIL, DEMO_ADMIN_PASSWORD, ensure_admin
 from mana.config import Settings
 from mana.kit.server import BackgroundServer
 from mana.mcp.app import create_mcp_app
+from mana.mcp.faults import FaultRulesError, load_rules
 from mana.personas.admin_client import AdminClient, ClientError
 from mana.personas.catalog import Catalog
 from mana.personas.seed import seed_personas
@@ -46,6 +49,7 @@ from mana.runner.brains.llm_common import BrainConfigError
 from mana.runner.brains.scripted import ScriptedBrain
 from mana.runner.internal_client import InternalApiError
 from mana.runner.service import build_runner
+from mana.runner.simulate.faults import FaultSchedule, with_seed
 from mana.runner.simulate.plan import SimulatedClock, Slot
 from mana.runner.simulate.run import run_simulation
 from mana.runner.simulate.summary import SimulationSummary
@@ -72,6 +76,9 @@ class Simulation:
     # Remote mode: (auth URL, MCP URL, admin token); None: embedded.
     remote: tuple[str, str, str] | None
     database_url: str | None
+    # Embedded only: a MANA_FAULTS rules file, on from day `faults_days[0]` to `[1]` (1-based).
+    faults: Path | None = None
+    faults_days: tuple[int, int] = (1, 1)
 
 
 def _brain(name: str, catalog: Catalog, settings: Settings) -> Brain:
@@ -104,13 +111,36 @@ async def _seed(auth_url: str, token: str, catalog: Catalog, secret: str) -> Non
     err_console.print(f"✓ seeded {seeded.summary()}; {spaces.summary()}", highlight=False)
 
 
+def _fault_schedule(sim: Simulation, directory: Path) -> FaultSchedule | None:
+    """The rules, checked now (a bad file is bad input), behind a file of the simulation's own
+    that the MCP server watches."""
+    if sim.faults is None:
+        return None
+    try:
+        load_rules(sim.faults)
+    except FaultRulesError as exc:
+        fail(str(exc).replace("MANA_FAULTS", "--faults", 1), BAD_INPUT)
+    rules = with_seed(json.loads(sim.faults.read_text(encoding="utf-8")), sim.seed)
+    schedule = FaultSchedule(directory / "faults.json", rules, *sim.faults_days)
+    schedule.apply(sim.slots[0].day_index + 1)
+    return schedule
+
+
 @contextmanager
 def _embedded_services(
-    settings: Settings, clock: SimulatedClock, database_url: str | None
+    settings: Settings,
+    clock: SimulatedClock,
+    database_url: str | None,
+    faults: FaultSchedule | None,
 ) -> Iterator[tuple[Settings, str]]:
     """Migrated database, auth + MCP servers in this process, an admin: (settings, token)."""
     url = database_url or _fresh_embedded_database(EMBEDDED_DATABASE)
     settings = settings.model_copy(update={"database_url": url})
+    if faults is not None:
+        # Checked on every call, so a switch at a day's first slot holds for its first tick.
+        settings = settings.model_copy(
+            update={"faults": str(faults.watched), "faults_check_seconds": 0.0}
+        )
     migrate.upgrade(url)
     with ExitStack() as stack:
         auth = stack.enter_context(BackgroundServer(create_auth_app(settings)))
@@ -142,15 +172,25 @@ def _progress(out: Console) -> Progress:
 
 
 async def _play(
-    settings: Settings, sim: Simulation, brain: Brain, clock: SimulatedClock, out: Console
+    settings: Settings,
+    sim: Simulation,
+    brain: Brain,
+    clock: SimulatedClock,
+    out: Console,
+    faults: FaultSchedule | None,
 ) -> SimulationSummary:
     with _progress(out) as progress:
         task = progress.add_task("simulating", total=sum(s.ticks for s in sim.slots))
 
         def before_slot(slot: Slot) -> None:
+            day = slot.day_index + 1
+            if faults is not None and faults.apply(day):
+                state = "on" if faults.on(day) else "off"
+                progress.console.print(f"faults {state} from day {day} ({slot.at.date()})")
+            marker = " [faults]" if faults is not None and faults.on(day) else ""
             progress.update(
                 task,
-                description=f"day {slot.day_index + 1}/{sim.days} {slot.at:%a %Y-%m-%d %H:%M}",
+                description=f"day {day}/{sim.days} {slot.at:%a %Y-%m-%d %H:%M}{marker}",
             )
 
         def on_tick(_slot: Slot, _report: TickReport | None) -> None:
@@ -178,16 +218,17 @@ def execute(settings: Settings, sim: Simulation, *, out: Console) -> SimulationS
     brain = _brain(sim.brain, sim.catalog, settings)
     clock = SimulatedClock(sim.slots[0].at)
     with ExitStack() as stack:
+        faults = _fault_schedule(sim, Path(stack.enter_context(tempfile.TemporaryDirectory())))
         if sim.remote is not None:
             auth_url, mcp_url, token = sim.remote
             settings = settings.model_copy(update={"auth_url": auth_url, "mcp_url": mcp_url})
         else:
             settings, token = stack.enter_context(
-                _embedded_services(settings, clock, sim.database_url)
+                _embedded_services(settings, clock, sim.database_url, faults)
             )
         try:
             asyncio.run(_seed(settings.auth_url, token, sim.catalog, sim.secret))
-            return asyncio.run(_play(settings, sim, brain, clock, out))
+            return asyncio.run(_play(settings, sim, brain, clock, out, faults))
         except ClientError as exc:
             fail(str(exc))
         except InternalApiError as exc:
