@@ -23,6 +23,7 @@ from mana.config import ProductionConfigError, Settings
 from mana.personas.catalog import Catalog, CatalogError, load_catalog
 from mana.personas.password import SeedSecretError, resolve_seed_secret
 from mana.personas.schemas import MAX_SIMULATED_OFFSET
+from mana.runner.brains import BRAINS
 from mana.runner.simulate.plan import (
     DEFAULT_HOURLY_CAP,
     MAX_DAYS,
@@ -175,6 +176,8 @@ def simulate(
         )
     if not 1 <= faults_days[0] <= faults_days[1] <= days:
         fail(f"the fault days must satisfy 1 <= from <= until <= {days}", BAD_INPUT)
+    if brain not in BRAINS:
+        fail(f"unknown brain {brain!r}: choose one of {', '.join(BRAINS)}", BAD_INPUT)
     first_day = _parse_start(start, days)
     settings = load_settings()
     catalog = _load_catalog(catalog_path, settings)
