@@ -1,8 +1,8 @@
 """Tick clock offset: a tick started at a simulated time (`mana simulate`) dates what it writes
 on that time, not on the server's clock.
 
-Revision ID: 0004_tick_clock
-Revises: 0003_observations
+Revision ID: 0007_tick_clock
+Revises: 0006_limits
 Create Date: 2026-12-02 06:30:00
 """
 
@@ -11,8 +11,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0004_tick_clock"
-down_revision: str | None = "0003_observations"
+revision: str = "0007_tick_clock"
+down_revision: str | None = "0006_limits"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
