@@ -8,7 +8,15 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from mana.personas.catalog import CATALOG_PATH
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
 
 SMALL_CATALOG = (
     "persona.mia@mana.test",  # daily

@@ -1,12 +1,20 @@
 """The internal API's simulated ticks: a tick started at `startedAt` dates everything it writes
-on that time (start + the real time elapsed), so a simulation's history lands on its days."""
+on that time (start + the real time elapsed), so a simulation's history lands on its days, and
+the alert evaluation its finish schedules is taken as of that time."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
+from mana.db import create_engine, create_sessionmaker
+from mana.findings.delivery import AlertEvaluator, AlertNotifier
+from mana.findings.settings import AlertSettings
+from mana.kit.clock import Clock
 from tests.fixtures.database import Db
 from tests.fixtures.personas import PersonaApi, action, app_now, sql_id
 
@@ -118,3 +126,28 @@ def test_simulated_start_is_idempotent_on_its_time_and_refused_far_from_the_serv
     assert too_old.status_code == 422, too_old.text
     assert too_old.json()["details"][0]["field"] == "startedAt"
     assert naive.status_code == 422, naive.text
+
+
+@pytest.mark.anyio
+async def test_alert_evaluation_after_a_simulated_tick_is_taken_as_of_that_tick(
+    fresh_database_url: str,
+) -> None:
+    class NoClock(Clock):
+        """Reading the clock fails: an evaluation that succeeds did not use it."""
+
+        def now(self) -> datetime:
+            raise RuntimeError("the evaluation read the server's clock")
+
+    engine = create_engine(fresh_database_url)
+    settings = AlertSettings(_env_file=None, debounce_seconds=0)  # type: ignore[call-arg]
+    evaluator = AlertEvaluator(
+        create_sessionmaker(engine), NoClock(), settings, AlertNotifier(settings)
+    )
+    try:
+        await evaluator.poke(as_of=datetime.now(UTC) - timedelta(days=9))
+        async with asyncio.timeout(30):
+            await evaluator.wait_idle()
+        assert evaluator.runs == 1
+    finally:
+        await evaluator.stop()
+        await engine.dispose()

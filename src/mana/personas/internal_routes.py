@@ -136,7 +136,7 @@ async def finish_tick(
     body: TickFinish,
     session: DbSession,
     clock: AppClock,
-    _alerts: EvaluateAlertsAfterResponse,
+    alerts: EvaluateAlertsAfterResponse,
 ) -> TickStateOut:
     """Close the tick, mark the persona active now, release its lease. Idempotent."""
     tick, _changed = await service.finish_tick(
@@ -151,6 +151,8 @@ async def finish_tick(
         error_message=body.error_message,
         now=clock.now(),
     )
+    if tick.clock_offset_ms is not None:  # a simulated tick: alerts as of its (simulated) time
+        alerts.as_of = tick.finished_at
     return _tick_out(tick)
 
 
