@@ -21,6 +21,8 @@ from mana.kit.observability import install_http_metrics
 from mana.kit.ratelimit import SlidingWindowLimiter
 from mana.personas.admin_routes import router as admin_personas_router
 from mana.personas.internal_routes import router as internal_personas_router
+from mana.personas.memory_routes import admin_router as admin_memory_router
+from mana.personas.memory_routes import internal_router as internal_memory_router
 from mana.spaces.routes import router as spaces_router
 
 
@@ -61,6 +63,8 @@ def create_auth_app(settings: Settings, *, clock: Clock | None = None) -> FastAP
     app.include_router(admin_users_router)
     app.include_router(admin_personas_router)
     app.include_router(internal_personas_router)
+    app.include_router(admin_memory_router)
+    app.include_router(internal_memory_router)
 
     @app.get("/health", tags=["ops"])
     async def health(request: Request) -> JSONResponse:

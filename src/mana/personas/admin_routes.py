@@ -16,12 +16,13 @@ from pydantic import ValidationError
 from mana.auth.deps import AdminUser, AppClock, AppSettings, DbSession
 from mana.kit.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
 from mana.personas import service
+from mana.personas.memory_routes import persona_memory_out
+from mana.personas.memory_schemas import PersonaDetailWithMemory
 from mana.personas.schemas import (
     EMAIL_DOMAIN,
     ActionOut,
     ModuleFeedbackOut,
     PersonaDeletedOut,
-    PersonaDetailOut,
     PersonaListItem,
     PersonaOut,
     PersonaUpsert,
@@ -106,13 +107,16 @@ async def list_personas(
     )
 
 
-@router.get("/{persona_id}", response_model=PersonaDetailOut, responses=_ERRORS)
+@router.get("/{persona_id}", response_model=PersonaDetailWithMemory, responses=_ERRORS)
 async def get_persona(
     persona_id: uuid.UUID, _admin: AdminUser, session: DbSession
-) -> PersonaDetailOut:
+) -> PersonaDetailWithMemory:
     detail = await service.get_persona_detail(session, persona_id=persona_id)
     user, persona = detail.user, detail.persona
-    return PersonaDetailOut(
+    remembered = await persona_memory_out(session, persona_id)  # issue 10: story + observations
+    return PersonaDetailWithMemory(
+        story=remembered.story,
+        recent_observations=remembered.recent_observations,
         persona=PersonaOut(
             user_id=user.id,
             email=user.email,

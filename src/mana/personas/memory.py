@@ -1,0 +1,158 @@
+"""A persona's memory and observations (issue 10): read at tick start, written at tick end.
+
+The story is one row per persona, replaced as a whole and keyed by the tick that wrote it:
+writing the same tick's story again changes nothing, a different story for the same tick is a
+409, and a story that continues an older version than the stored one is a 409 too (a runner
+whose lease ran out must not overwrite its successor's memory). Observations are audit rows
+like actions: batches idempotent on (tick_id, seq). Services flush, never commit.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mana.kit.errors import Conflict
+from mana.personas.memory_schemas import RECENT_OBSERVATIONS, ObservationIn, Story
+from mana.personas.models import PersonaMemory, PersonaObservation
+from mana.personas.service import (
+    IngestResult,
+    _check_ticks,
+    _insert_batch,
+    _lock_persona,
+    _reject_duplicate_keys,
+)
+
+_OBSERVATION_CONTENT = ("kind", "module", "tool_name", "action_seq", "item_id", "evidence")
+
+
+@dataclass(frozen=True)
+class StoredMemory:
+    tick_id: uuid.UUID | None
+    updated_at: datetime | None
+    story: dict[str, Any]
+
+
+def _wire(story: Story) -> dict[str, Any]:
+    return story.model_dump(mode="json", by_alias=True)
+
+
+async def read_memory(session: AsyncSession, *, persona_id: uuid.UUID) -> StoredMemory:
+    """The persona's story, or an empty one (404 only when the persona does not exist)."""
+    row = await session.get(PersonaMemory, persona_id, populate_existing=True)
+    if row is None:
+        await _lock_persona(session, persona_id)  # 404 for an unknown persona
+        return StoredMemory(tick_id=None, updated_at=None, story=_wire(Story()))
+    return StoredMemory(tick_id=row.tick_id, updated_at=row.updated_at, story=row.story)
+
+
+async def write_memory(
+    session: AsyncSession,
+    *,
+    persona_id: uuid.UUID,
+    tick_id: uuid.UUID,
+    base_tick_id: uuid.UUID | None,
+    story: Story,
+    now: datetime,
+) -> bool:
+    """Replace the story with this tick's. Returns whether anything changed."""
+    await _lock_persona(session, persona_id)
+    await _check_ticks(session, persona_id=persona_id, tick_ids=[tick_id], collection="memory")
+    new = _wire(story)
+    row = await session.scalar(
+        sa.select(PersonaMemory).where(PersonaMemory.persona_id == persona_id).with_for_update()
+    )
+    if row is None:
+        # First story, or the first after `forget`: nothing to continue from.
+        session.add(
+            PersonaMemory(persona_id=persona_id, story=new, tick_id=tick_id, updated_at=now)
+        )
+        await session.flush()
+        return True
+    if row.tick_id == tick_id:
+        if row.story != new:
+            raise Conflict(
+                f"the memory of tick {tick_id} was already written with a different story",
+                details=[{"field": "story", "message": "differs from the stored story"}],
+            )
+        return False
+    if row.tick_id != base_tick_id:
+        raise Conflict(
+            f"the memory was written by tick {row.tick_id} since tick {base_tick_id} was read; "
+            "read it again",
+            details=[{"field": "baseTickId", "message": f"the stored story is {row.tick_id}'s"}],
+        )
+    row.story = new
+    row.tick_id = tick_id
+    row.updated_at = now
+    await session.flush()
+    return True
+
+
+async def forget(session: AsyncSession, *, persona_id: uuid.UUID) -> bool:
+    """Drop the story (observations stay: they are the record of what happened)."""
+    await _lock_persona(session, persona_id)
+    result = await session.execute(
+        sa.delete(PersonaMemory).where(PersonaMemory.persona_id == persona_id)
+    )
+    await session.flush()
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def record_observations(
+    session: AsyncSession,
+    *,
+    persona_id: uuid.UUID,
+    observations: Sequence[ObservationIn],
+    now: datetime,
+) -> IngestResult:
+    """Store a batch of observations, idempotent on (tick_id, seq)."""
+    await _lock_persona(session, persona_id)
+    _reject_duplicate_keys([(o.tick_id, o.seq) for o in observations], "observations", "seq")
+    await _check_ticks(
+        session,
+        persona_id=persona_id,
+        tick_ids=[o.tick_id for o in observations],
+        collection="observations",
+    )
+    rows = [
+        {
+            "persona_id": persona_id,
+            "tick_id": o.tick_id,
+            "seq": o.seq,
+            "kind": o.kind,
+            "module": o.module,
+            "tool_name": o.tool_name,
+            "action_seq": o.action_seq,
+            "item_id": o.item_id,
+            "evidence": o.evidence,
+            "created_at": now,
+        }
+        for o in observations
+    ]
+    return await _insert_batch(
+        session,
+        table=PersonaObservation.__table__,  # type: ignore[arg-type]
+        key_columns=("tick_id", "seq"),
+        rows=rows,
+        compared=[_OBSERVATION_CONTENT] * len(rows),
+        collection="observations",
+    )
+
+
+async def recent_observations(
+    session: AsyncSession, *, persona_id: uuid.UUID, limit: int = RECENT_OBSERVATIONS
+) -> list[PersonaObservation]:
+    rows = await session.scalars(
+        sa.select(PersonaObservation)
+        .where(PersonaObservation.persona_id == persona_id)
+        .order_by(PersonaObservation.created_at.desc(), PersonaObservation.id.desc())
+        .limit(limit)
+    )
+    return list(rows)
