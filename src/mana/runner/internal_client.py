@@ -15,13 +15,14 @@ from typing import Any
 
 import httpx
 
-from mana.runner.types import ActionRecord, ModuleRating, PersonaProfile, Usage
+from mana.runner.types import ActionRecord, ModuleRating, Observation, PersonaProfile, Usage
 
 logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3
 ACTION_BATCH = 500
 FEEDBACK_BATCH = 100
+OBSERVATION_BATCH = 500
 
 
 class InternalApiError(Exception):
@@ -161,3 +162,36 @@ class InternalApi:
             "errorMessage": error_message[:2000] if error_message else None,
         }
         await self._request("POST", f"/{persona_id}/ticks/{tick_id}/finish", body)
+
+    # --- issue 10: the persona's memory and observations ---
+
+    async def read_memory(self, persona_id: uuid.UUID) -> dict[str, Any]:
+        """`{tickId, story, …}`: the story the last tick left (an empty story at first)."""
+        data = await self._request("GET", f"/{persona_id}/memory")
+        return data if isinstance(data, dict) else {}
+
+    async def write_memory(
+        self,
+        persona_id: uuid.UUID,
+        tick_id: uuid.UUID,
+        *,
+        base_tick_id: uuid.UUID | None,
+        story: dict[str, Any],
+    ) -> None:
+        """Replace the story; idempotent per tick id (a retry with the same story is a no-op)."""
+        body = {
+            "tickId": str(tick_id),
+            "baseTickId": str(base_tick_id) if base_tick_id else None,
+            "story": story,
+        }
+        await self._request("PUT", f"/{persona_id}/memory", body)
+
+    async def post_observations(
+        self, persona_id: uuid.UUID, tick_id: uuid.UUID, observations: Sequence[Observation]
+    ) -> None:
+        for start in range(0, len(observations), OBSERVATION_BATCH):
+            batch = [
+                o.wire(tick_id, start + i)
+                for i, o in enumerate(observations[start : start + OBSERVATION_BATCH])
+            ]
+            await self._request("POST", f"/{persona_id}/observations", {"observations": batch})

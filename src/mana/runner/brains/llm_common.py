@@ -332,6 +332,8 @@ def day_system_prompt(day: DayContext) -> str:
     usual = sorted(persona.module_mix, key=lambda m: (-persona.module_mix[m], m))
     if usual:
         lines.append(f"The parts of the app you use most, most used first: {', '.join(usual)}.")
+    if day.story:  # issue 10: the story so far, so the persona can notice what changed
+        lines += ["", "What you remember (check it is still so):", day.story]
     lines += ["", DAY_INSTRUCTION]
     return "\n".join(lines)
 
