@@ -7,9 +7,10 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from mana.personas.memory_schemas import MAX_ITEMS
 from tests.fixtures.database import Db
 from tests.fixtures.personas import PersonaApi, sql_id
+
+from mana.personas.memory_schemas import MAX_ITEMS
 
 INTERNAL = "/api/v1/internal/personas"
 ADMIN = "/api/v1/admin/personas"
@@ -183,9 +184,7 @@ def test_admins_see_the_story_and_recent_observations_and_can_make_a_persona_for
     assert unknown.status_code == 404
 
 
-def test_memory_and_observations_are_deleted_with_the_persona(
-    personas: PersonaApi, db: Db
-) -> None:
+def test_memory_and_observations_are_deleted_with_the_persona(personas: PersonaApi, db: Db) -> None:
     persona_id = personas.create()
     tick = personas.start_tick(persona_id)
     assert write(personas, persona_id, tick, story("x"), None).status_code == 200

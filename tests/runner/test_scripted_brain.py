@@ -16,8 +16,8 @@ import pytest
 
 from mana.kit.clock import Clock
 from mana.personas.catalog import load_catalog
-from mana.runner.brains.base import DayContext, ToolOutcome
 from mana.personas.memory_schemas import Story
+from mana.runner.brains.base import DayContext, ToolOutcome
 from mana.runner.brains.scripted import ScriptedBrain
 from mana.runner.expectations import Checker
 from mana.runner.recording import RecordingToolBox, summarize_experience
