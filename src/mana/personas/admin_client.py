@@ -22,6 +22,8 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from pydantic.alias_generators import to_camel
 
+from mana.personas.memory_schemas import ObservationOut, Story
+
 DEFAULT_CONCURRENCY = 4
 DEFAULT_TIMEOUT_SECONDS = 30.0
 PAGE_SIZE = 100
@@ -128,6 +130,9 @@ class PersonaDetail(_Model):
     recent_actions: list[PersonaAction] = Field(default_factory=list)
     recent_ticks: list[PersonaTick] = Field(default_factory=list)
     feedback_by_module: list[ModuleFeedback] = Field(default_factory=list)
+    # issue 10, parsed with the server's own models: the story so far and what was noticed.
+    story: Story = Field(default_factory=Story)
+    recent_observations: list[ObservationOut] = Field(default_factory=list)
 
 
 class SpaceInfo(_Model):
@@ -279,6 +284,13 @@ class AdminClient:
 
     async def delete_persona(self, user_id: uuid.UUID | str) -> None:
         await self._request("DELETE", f"{ADMIN_PERSONAS}/{user_id}", token=self._admin())
+
+    async def forget_memory(self, user_id: uuid.UUID | str) -> bool:
+        """Reset the persona's story; whether there was one."""
+        response = await self._request(
+            "DELETE", f"{ADMIN_PERSONAS}/{user_id}/memory", token=self._admin()
+        )
+        return bool(response.json().get("forgotten"))
 
     # --- as a user --------------------------------------------------------------------------
 
