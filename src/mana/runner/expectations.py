@@ -48,6 +48,10 @@ _RULE_WORDS = re.compile(
     re.IGNORECASE,
 )
 _NOT_FOUND = re.compile(r"not found|no such|does not exist", re.IGNORECASE)
+# A message that says the input was refused (as opposed to "something broke").
+_REFUSED = re.compile(
+    r"invalid|not allowed|refused|rejected|bad (request|input)|not valid|wrong", re.IGNORECASE
+)
 
 
 # --- looking back ----------------------------------------------------------------------------
@@ -424,10 +428,11 @@ class Checker:
         bad_input = _violations(tool.input_schema, arguments)
         if clear_message(message, fields | set(bad_input)):
             return  # a refusal that says what to change: the product doing its job
-        kind = "unclear_error" if bad_input else "error"
+        refused = bool(bad_input) or bool(_REFUSED.search(message))
+        kind = "unclear_error" if refused else "error"
         what = (
-            f"refused my {', '.join(bad_input)} without saying what was wrong"
-            if bad_input
+            f"refused my {', '.join(bad_input) or 'input'} without saying what was wrong"
+            if refused
             else "failed"
         )
         self.note(
