@@ -2,8 +2,9 @@
 development fault mode: each check fires on its fault and stays silent on a clean build; the
 rating drops and the note names the symptom with its evidence, in the persona's language.
 
-Days pass on one clock shared by the auth service, the MCP server and the runner, as they do
-in a real week.
+Days pass on one clock shared by the MCP server (item ages, the lost-data fault) and the runner
+(its "today", its memory). The auth service keeps real time: the tokens it signs are checked
+against the wall clock, and a tick claims its persona by email, due or not.
 """
 
 from __future__ import annotations
@@ -12,12 +13,14 @@ import asyncio
 import json
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from mana.kit.clock import OffsetClock
 from mana.personas.catalog import CatalogVoice, load_catalog
 from mana.runner.brains.base import DayContext, ToolBox
 from mana.runner.brains.scripted import ScriptedBrain
@@ -61,41 +64,57 @@ def write_rules(path: Path, *rules: dict[str, Any]) -> None:
     os.replace(scratch, path)
 
 
+@dataclass
+class Days:
+    """The fault rules and the calendar of a test."""
+
+    rules: Path
+    clock: OffsetClock
+
+    def fault(self, *rules: dict[str, Any]) -> None:
+        write_rules(self.rules, *rules)
+
+    def next_day(self, days: int = 1) -> None:
+        self.clock.advance(timedelta(days=days))
+
+
 @pytest.fixture(scope="module")
 def faulty_mcp(
     auth_service: AuthService, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[McpService, Path]]:
-    """An MCP server with the fault mode on (rules re-read on every call), on the auth
-    service's clock."""
-    rules = tmp_path_factory.mktemp("noticing") / "faults.json"
-    write_rules(rules)
+) -> Iterator[tuple[McpService, Days]]:
+    """An MCP server with the fault mode on (rules re-read on every call) and a clock of its
+    own that the runner shares."""
+    days = Days(rules=tmp_path_factory.mktemp("noticing") / "faults.json", clock=OffsetClock())
+    write_rules(days.rules)
     with running_mcp_service(
-        auth_service, clock=auth_service.clock, faults=str(rules), faults_check_seconds=0
+        auth_service, clock=days.clock, faults=str(days.rules), faults_check_seconds=0
     ) as service:
-        yield service, rules
+        yield service, days
 
 
 @pytest.fixture
 def world(
-    runner_world: RunnerWorld, faulty_mcp: tuple[McpService, Path]
-) -> Iterator[tuple[RunnerWorld, Path]]:
-    service, rules = faulty_mcp
-    write_rules(rules)
+    runner_world: RunnerWorld, faulty_mcp: tuple[McpService, Days]
+) -> Iterator[tuple[RunnerWorld, Days]]:
+    service, days = faulty_mcp
+    days.fault()
+    days.clock.reset()
     yield (
         RunnerWorld(auth=runner_world.auth, mcp=service, db=runner_world.db, api=runner_world.api),
-        rules,
+        days,
     )
-    write_rules(rules)
+    days.fault()
+    days.clock.reset()
 
 
-def live(world: RunnerWorld, emails: list[str], brain: ChoreBrain) -> dict[str, TickReport]:
+def live(
+    world: RunnerWorld, days: Days, emails: list[str], brain: ChoreBrain
+) -> dict[str, TickReport]:
     """One day of these personas, on the shared clock."""
 
     async def run() -> list[TickReport]:
         async with asyncio.timeout(RUN_TIMEOUT_SECONDS):
-            async with in_process_runner(
-                world.settings(), brain=brain, clock=world.auth.clock
-            ) as runner:
+            async with in_process_runner(world.settings(), brain=brain, clock=days.clock) as runner:
                 reports, unclaimed = await runner.tick_by_email(emails)
         assert not unclaimed
         return reports
@@ -103,10 +122,6 @@ def live(world: RunnerWorld, emails: list[str], brain: ChoreBrain) -> dict[str, 
     reports = {r.persona.email: r for r in asyncio.run(run())}
     assert all(r.status == "ok" and r.posted for r in reports.values()), reports
     return reports
-
-
-def next_day(world: RunnerWorld, days: int = 1) -> None:
-    world.auth.clock.advance(timedelta(days=days))
 
 
 def rating(report: TickReport, module: str) -> tuple[int, str]:
@@ -119,15 +134,15 @@ def kinds(report: TickReport) -> set[tuple[str, str]]:
 
 
 def test_a_clean_build_brings_no_complaint_on_the_first_day_or_later(
-    world: tuple[RunnerWorld, Path],
+    world: tuple[RunnerWorld, Days],
 ) -> None:
-    runner_world, _ = world
+    runner_world, days = world
     _, email = runner_world.create_persona(module_mix=CHORES)
     brain = ChoreBrain()
 
-    first = live(runner_world, [email], brain)[email]
-    next_day(runner_world)
-    second = live(runner_world, [email], brain)[email]
+    first = live(runner_world, days, [email], brain)[email]
+    days.next_day()
+    second = live(runner_world, days, [email], brain)[email]
 
     # Day one: three empty lists and a slip the product refused clearly: nothing to complain.
     assert first.observations == []
@@ -151,17 +166,17 @@ def test_a_clean_build_brings_no_complaint_on_the_first_day_or_later(
 
 
 def test_a_completion_that_did_not_stick_is_noticed_the_next_day_in_english_and_german(
-    world: tuple[RunnerWorld, Path],
+    world: tuple[RunnerWorld, Days],
 ) -> None:
-    runner_world, rules = world
+    runner_world, days = world
     _, english = runner_world.create_persona(module_mix=CHORES)
     _, german = runner_world.create_persona(module_mix=CHORES)
     brain = ChoreBrain(german={german})
-    write_rules(rules, {"tool": "todo.complete", "fault": "noop_write"})
+    days.fault({"tool": "todo.complete", "fault": "noop_write"})
 
-    live(runner_world, [english, german], brain)
-    next_day(runner_world)
-    reports = live(runner_world, [english, german], brain)
+    live(runner_world, days, [english, german], brain)
+    days.next_day()
+    reports = live(runner_world, days, [english, german], brain)
 
     for email in (english, german):
         report = reports[email]
@@ -184,15 +199,15 @@ def test_a_completion_that_did_not_stick_is_noticed_the_next_day_in_english_and_
     assert "1 observations (not_applied 1)" in reports[english].summary()
 
 
-def test_data_lost_after_a_day_is_missed_and_named(world: tuple[RunnerWorld, Path]) -> None:
-    runner_world, rules = world
+def test_data_lost_after_a_day_is_missed_and_named(world: tuple[RunnerWorld, Days]) -> None:
+    runner_world, days = world
     _, email = runner_world.create_persona(module_mix=CHORES)
     brain = ChoreBrain()
-    live(runner_world, [email], brain)
-    write_rules(rules, {"tool": "journal.*", "fault": "hide_older", "olderThanSeconds": 86400})
-    next_day(runner_world, 2)
+    live(runner_world, days, [email], brain)
+    days.fault({"tool": "journal.*", "fault": "hide_older", "olderThanSeconds": 86400})
+    days.next_day(2)
 
-    report = live(runner_world, [email], brain)[email]
+    report = live(runner_world, days, [email], brain)[email]
 
     assert kinds(report) == {("missing", "journal")}
     score, note = rating(report, "journal")
@@ -202,18 +217,18 @@ def test_data_lost_after_a_day_is_missed_and_named(world: tuple[RunnerWorld, Pat
 
 
 def test_a_strangers_item_in_the_personal_space_is_suspicious(
-    world: tuple[RunnerWorld, Path],
+    world: tuple[RunnerWorld, Days],
 ) -> None:
-    runner_world, rules = world
+    runner_world, days = world
     _, email = runner_world.create_persona(module_mix=CHORES)
     _, neighbour = runner_world.create_persona(module_mix=CHORES)
     brain = ChoreBrain()
-    live(runner_world, [email], brain)
-    next_day(runner_world)
-    live(runner_world, [neighbour], brain)  # a note in another personal space
-    write_rules(rules, {"tool": "notes.list", "fault": "foreign_items", "count": 1})
+    live(runner_world, days, [email], brain)
+    days.next_day()
+    live(runner_world, days, [neighbour], brain)  # a note in another personal space
+    days.fault({"tool": "notes.list", "fault": "foreign_items", "count": 1})
 
-    report = live(runner_world, [email], brain)[email]
+    report = live(runner_world, days, [email], brain)[email]
 
     assert kinds(report) == {("unexpected_item", "notes")}, report.observations
     score, note = rating(report, "notes")
@@ -222,19 +237,18 @@ def test_a_strangers_item_in_the_personal_space_is_suspicious(
 
 
 def test_failures_vague_refusals_and_slow_calls_cost_less_and_are_named(
-    world: tuple[RunnerWorld, Path],
+    world: tuple[RunnerWorld, Days],
 ) -> None:
-    runner_world, rules = world
+    runner_world, days = world
     _, email = runner_world.create_persona(module_mix=CHORES)
     brain = ChoreBrain()
-    write_rules(
-        rules,
+    days.fault(
         {"tool": "todo.create", "fault": "error", "message": "Invalid input"},
         {"tool": "journal.add", "fault": "error", "message": "Something went wrong"},
         {"tool": "journal.list", "fault": "latency", "latencyMs": 1100},
     )
 
-    report = live(runner_world, [email], brain)[email]
+    report = live(runner_world, days, [email], brain)[email]
 
     # The empty title is refused by the product itself, clearly: not a finding.
     assert kinds(report) == {("unclear_error", "todo"), ("error", "journal"), ("slow", "journal")}
