@@ -1,7 +1,8 @@
 """Brains decide what a persona does in its day and how it rates what it used.
 
-`scripted` is a rule-based simulator (offline, deterministic per seed, the default);
-`anthropic` and `openai` drive a language model through the official SDKs.
+`scripted` is a rule-based simulator (offline, deterministic per seed, the default); `chaos`
+sends edge input on purpose (offline too); `anthropic` and `openai` drive a language model
+through the official SDKs.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import importlib
 
 from mana.config import Settings
 from mana.runner.brains.base import Brain
+from mana.runner.brains.chaos import ChaosBrain
 from mana.runner.brains.scripted import ScriptedBrain
 
 # The LLM brains are imported only when chosen: the two SDKs take seconds to import, and every
@@ -18,7 +20,7 @@ _LLM_BRAINS = {
     "anthropic": ("mana.runner.brains.anthropic_brain", "AnthropicBrain"),
     "openai": ("mana.runner.brains.openai_brain", "OpenAIBrain"),
 }
-BRAINS = ("scripted", *_LLM_BRAINS)
+BRAINS = ("scripted", "chaos", *_LLM_BRAINS)
 
 
 class UnknownBrain(ValueError):
@@ -29,6 +31,8 @@ def get_brain(name: str, settings: Settings) -> Brain:
     """Build a brain by name. LLM brains raise BrainConfigError when their key is missing."""
     if name == "scripted":
         return ScriptedBrain()
+    if name == "chaos":
+        return ChaosBrain()
     if name not in _LLM_BRAINS:
         raise UnknownBrain(f"unknown brain {name!r}: choose one of {', '.join(BRAINS)}")
     module_name, class_name = _LLM_BRAINS[name]
