@@ -307,7 +307,7 @@ def print_report(clean: Outcome, verdicts: list[Verdict], days: int) -> None:
         )
 
 
-async def run(days: int, backend: str) -> int:
+def run(days: int, backend: str) -> int:
     logging.basicConfig(level=logging.ERROR)
     database = sqlite_database if backend == "sqlite" else postgres_database
     with tempfile.TemporaryDirectory(prefix="detection-") as tmp:
@@ -318,7 +318,8 @@ async def run(days: int, backend: str) -> int:
                 if url is None:
                     print("no database", file=sys.stderr)
                     return 2
-                outcomes[name] = await live_days(url, rule, days, workdir)
+                # Migrations run their own event loop: each scenario gets a loop of its own.
+                outcomes[name] = asyncio.run(live_days(url, rule, days, workdir))
             print(
                 f"{name:<14} {len(outcomes[name].ratings)} ratings, "
                 f"{len(outcomes[name].observations)} observations, "
@@ -337,7 +338,7 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=4)
     parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
     args = parser.parse_args()
-    sys.exit(asyncio.run(run(args.days, args.backend)))
+    sys.exit(run(args.days, args.backend))
 
 
 if __name__ == "__main__":

@@ -254,9 +254,7 @@ def test_failures_vague_refusals_and_slow_calls_cost_less_and_are_named(
     assert kinds(report) == {("unclear_error", "todo"), ("error", "journal"), ("slow", "journal")}
     score, note = rating(report, "todo")
     assert score == 4
-    assert (
-        'it refused my input with just "Invalid input", not what was wrong (todo.create, ' in note
-    )
+    assert 'refused my input with just "Invalid input", not what was wrong (todo.create, ' in note
     score, note = rating(report, "journal")
     assert score == 3
     assert 'failed with "Something went wrong" (journal.add, call ' in note

@@ -50,7 +50,8 @@ _RULE_WORDS = re.compile(
 _NOT_FOUND = re.compile(r"not found|no such|does not exist", re.IGNORECASE)
 # A message that says the input was refused (as opposed to "something broke").
 _REFUSED = re.compile(
-    r"invalid|not allowed|refused|rejected|bad (request|input)|not valid|wrong", re.IGNORECASE
+    r"invalid|not allowed|refused|rejected|bad (request|input)|not valid|wrong (input|value|format)",
+    re.IGNORECASE,
 )
 
 

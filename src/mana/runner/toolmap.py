@@ -22,8 +22,10 @@ _UPPER_BOUNDS = ("to", "until", "end", "before")
 # Verbs whose answer must show the item as finished, and the boolean fields that say so.
 FINISHING_VERBS = ("complete", "done", "finish", "check")
 FINISHED_FIELDS = ("done", "completed", "finished")
-# Item fields whose value is the moment it was created (the first one present is used).
-CREATED_FIELDS = ("createdAt", "loggedAt")
+# Item fields whose value is the moment it was created (the first one present is used). A
+# summary that only says when it was last changed still bounds its creation from above, and
+# in a personal space only its owner changes an item.
+CREATED_FIELDS = ("createdAt", "loggedAt", "updatedAt")
 LABEL_FIELDS = ("title", "name", "body", "note", "text")
 
 

@@ -85,7 +85,10 @@ async def visit_todo(v: Visit) -> None:
     listed = await v.call("todo.list", {"status": "open", "limit": 20})
     open_items = _items(listed.data) if listed and listed.ok else []
     if open_items and v.rng.random() < 0.6:
-        await v.call("todo.complete", {"id": v.rng.choice(open_items)["id"]})
+        done = await v.call("todo.complete", {"id": v.rng.choice(open_items)["id"]})
+        if done and done.ok:
+            # Back on the list, as an app shows it after a tick: is it gone from the open ones?
+            await v.call("todo.list", {"status": "open", "limit": 20})
     if v.blunder():
         # Newbie: presses "save" before typing, or writes the date in words.
         if v.rng.random() < 0.5:
