@@ -71,6 +71,14 @@ class Settings(BaseSettings):
     # How long a confirmed space membership is trusted before it is read again (0: never
     # cached). Leaving a space takes effect within this time.
     mcp_membership_cache_seconds: float = Field(default=5.0, ge=0)
+    # Largest request body the MCP endpoint reads; a bigger one is refused with 413 before it
+    # is read (Content-Length) or as soon as the stream passes the limit (chunked).
+    mcp_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # Development-only fault injection (`mana.mcp.faults`): path to a JSON rules file; empty is
+    # off. Refused when MANA_ENV=production.
+    faults: str = ""
+    # How often a running MCP server looks at the rules file for changes.
+    faults_check_seconds: float = Field(default=1.0, ge=0)
 
     # --- personas / runner (names from the original system, no MANA_ prefix) ---
     persona_seed_secret: SecretStr | None = Field(
@@ -123,10 +131,19 @@ class Settings(BaseSettings):
         """Refuse development fallbacks in production; the error names the variable to set."""
         if not self.is_production:
             return
+        self.require_no_faults_in_production()
         key = self.service_key.get_secret_value()
         if not key or key == DEV_SERVICE_KEY:
             raise ProductionConfigError(
                 "MANA_SERVICE_KEY must be set to a non-development value when MANA_ENV=production"
+            )
+
+    def require_no_faults_in_production(self) -> None:
+        """Fault injection breaks the product on purpose: never in production."""
+        if self.is_production and self.faults.strip():
+            raise ProductionConfigError(
+                "MANA_FAULTS must be empty when MANA_ENV=production "
+                "(fault injection is for development only)"
             )
 
 

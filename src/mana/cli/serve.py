@@ -19,6 +19,7 @@ from mana.db import create_engine, create_sessionmaker
 from mana.kit.clock import Clock
 from mana.kit.server import BackgroundServer, uvicorn_config
 from mana.mcp.app import configure_logging, create_mcp_app
+from mana.mcp.faults import FaultRulesError
 from mana.runner.app import create_runner_app
 from mana.runner.brains import UnknownBrain
 from mana.runner.brains.llm_common import BrainConfigError
@@ -65,11 +66,18 @@ def mcp(
     """The MCP tool server: the product's tools at /mcp, for valid user tokens only."""
     settings = load_settings()
     configure_logging()
-    application = create_mcp_app(settings)
+    application = _mcp_app(settings)
     server = uvicorn.Server(uvicorn_config(application, host=host, port=port, log_level="info"))
     server.run()
     if not server.started:
         raise typer.Exit(1)
+
+
+def _mcp_app(settings: Settings) -> FastAPI:
+    try:
+        return create_mcp_app(settings)
+    except (ProductionConfigError, FaultRulesError) as exc:
+        fail(str(exc))
 
 
 def _exit_zero_after_signals() -> None:
@@ -150,9 +158,7 @@ def all_services(
     configure_logging()
     auth_server = _start_background(auth_app, name="auth", host=host, port=auth_port)
     try:
-        mcp_server = _start_background(
-            create_mcp_app(settings), name="MCP", host=host, port=mcp_port
-        )
+        mcp_server = _start_background(_mcp_app(settings), name="MCP", host=host, port=mcp_port)
         try:
             console.print(
                 f"auth {settings.auth_url}, MCP {settings.mcp_url}, "

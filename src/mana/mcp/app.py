@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import httpx
 from fastapi import FastAPI, Request
@@ -33,8 +34,10 @@ from mana.kit.clock import Clock
 from mana.kit.errors import error_body, install_error_handlers
 from mana.kit.observability import install_http_metrics
 from mana.mcp.auth import McpAuthMiddleware
+from mana.mcp.faults import FaultInjector
 from mana.mcp.gateway import Gateway
 from mana.mcp.jwks import JWKS_PATH, JwksKeyCache
+from mana.mcp.limits import RequestLimits
 from mana.mcp.metrics import ToolMetrics
 from mana.mcp.runtime import McpRuntime
 from mana.mcp.spaces import MembershipCache
@@ -51,7 +54,11 @@ def create_mcp_app(
     tools: Mapping[str, ToolSpec] | None = None,
 ) -> FastAPI:
     """`tools` replaces the registry (tests inject tools); either way only tools that may be
-    exposed (user-space, read or write) are served: no admin or destructive tool, ever."""
+    exposed (user-space, read or write) are served: no admin or destructive tool, ever.
+
+    Raises ProductionConfigError for MANA_FAULTS in production and FaultRulesError for a
+    missing or invalid rules file: both are start-up errors with one clear line."""
+    settings.require_no_faults_in_production()
     clock = clock or Clock()
     served = {
         name: spec
@@ -93,8 +100,22 @@ def create_mcp_app(
     app = FastAPI(title="Mana MCP server", version=__version__, lifespan=lifespan)
     install_error_handlers(app)
     registry = install_http_metrics(app, service="mcp")
+    faults = (
+        FaultInjector(
+            Path(settings.faults.strip()),
+            registry=registry,
+            tool_names=list(served),
+            check_interval=settings.faults_check_seconds,
+        )
+        if settings.faults.strip()
+        else None
+    )
     gateway = Gateway(
-        tools=served, runtime=runtime, clock=clock, metrics=ToolMetrics(registry, list(served))
+        tools=served,
+        runtime=runtime,
+        clock=clock,
+        metrics=ToolMetrics(registry, list(served)),
+        faults=faults,
     )
     session_manager = StreamableHTTPSessionManager(
         app=gateway.server(name="mana", version=__version__),
@@ -103,17 +124,22 @@ def create_mcp_app(
         security_settings=security,
         session_idle_timeout=settings.mcp_session_idle_timeout_seconds,
         max_sessions=settings.mcp_max_sessions,
+        max_request_body_size=settings.mcp_max_body_bytes,
     )
     app.state.settings = settings
     app.state.clock = clock
     app.state.gateway = gateway
+    app.state.faults = faults
     app.state.session_manager = session_manager
     # A Route, not a Mount: exactly /mcp (no redirect to /mcp/), every method passed through.
     app.router.routes.append(
         Route(
             MCP_PATH,
             endpoint=McpAuthMiddleware(
-                StreamableHTTPASGIApp(session_manager),
+                RequestLimits(
+                    StreamableHTTPASGIApp(session_manager),
+                    max_body_bytes=settings.mcp_max_body_bytes,
+                ),
                 runtime=runtime,
                 issuer=settings.jwt_issuer,
                 audience=settings.jwt_audience,

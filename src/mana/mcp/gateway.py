@@ -10,6 +10,10 @@ Two error channels, as MCP intends: anything about the *call* — unknown tool, 
 model can act on, and the session carries on. Protocol errors stay protocol errors. A bug never
 shows its details to the caller: they get a generic message with a reference that is also in the
 server log.
+
+With the development fault mode on (`MANA_FAULTS`, `mana.mcp.faults`) each call first gets its
+fault plan: added latency and a planted error before the tool runs, a rolled-back transaction
+(`noop_write`), and answers altered inside the transaction (`hide_older`, `foreign_items`).
 """
 
 from __future__ import annotations
@@ -18,20 +22,24 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio
 import mcp_types as types
 from mcp import MCPError
 from mcp.server import Server, ServerRequestContext
 from mcp_types import INVALID_REQUEST
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from mana.db import transaction
 from mana.kit.clock import Clock
 from mana.kit.errors import AppError
 from mana.kit.hashing import input_hash
 from mana.mcp.auth import PRINCIPAL_KEY, Principal
+from mana.mcp.faults import FaultInjector, FaultPlan
 from mana.mcp.metrics import Result, ToolMetrics
 from mana.mcp.runtime import McpRuntime
 from mana.tools.registry import ToolContext, ToolError, ToolSpec
@@ -103,11 +111,13 @@ class Gateway:
         runtime: McpRuntime,
         clock: Clock,
         metrics: ToolMetrics,
+        faults: FaultInjector | None = None,
     ) -> None:
         self._tools = dict(tools)
         self._runtime = runtime
         self._clock = clock
         self._metrics = metrics
+        self._faults = faults
         # The registry is fixed for the life of the process: describe it once.
         self._listing = types.ListToolsResult(tools=[describe(s) for s in self._tools.values()])
         self._tool_loggers = {
@@ -168,8 +178,17 @@ class Gateway:
             data = spec.input_model.model_validate(arguments)
         except ValidationError as exc:
             return "invalid_input", error_result(describe_validation_error(exc))
+        plan = None
+        if self._faults is not None:  # development fault mode (MANA_FAULTS)
+            plan = self._faults.plan(spec)
+            if plan.latency_ms:
+                self._faults.record(spec.name, "latency", f"{plan.latency_ms} ms")
+                await anyio.sleep(plan.latency_ms / 1000)
+            if plan.error is not None:
+                self._faults.record(spec.name, "error")
+                return "tool_error", error_result(plan.error)
         try:
-            structured = await self._execute(spec, data, principal)
+            structured = await self._execute(spec, data, principal, plan)
         except (ToolError, AppError) as exc:
             # Raised on purpose, with a message written for the caller; the transaction rolled back.
             return "tool_error", error_result(str(exc))
@@ -187,10 +206,24 @@ class Gateway:
             content=[types.TextContent(text=text)], structured_content=structured
         )
 
+    @asynccontextmanager
+    async def _unit_of_work(self, *, keep: bool) -> AsyncIterator[AsyncSession]:
+        if keep:
+            async with transaction(self._runtime.sessionmaker) as session:
+                yield session
+            return
+        # The noop_write fault: the tool sees a normal transaction, which is then thrown away.
+        async with self._runtime.sessionmaker() as session:
+            try:
+                yield session
+            finally:
+                await session.rollback()
+
     async def _execute(
-        self, spec: ToolSpec, data: BaseModel, principal: Principal
+        self, spec: ToolSpec, data: BaseModel, principal: Principal, plan: FaultPlan | None
     ) -> dict[str, Any]:
-        async with transaction(self._runtime.sessionmaker) as session:
+        noop_write = plan is not None and plan.noop_write
+        async with self._unit_of_work(keep=not noop_write) as session:
             ctx = ToolContext(
                 user_id=principal.user_id,
                 kind=principal.kind,
@@ -207,4 +240,10 @@ class Gateway:
                     f"not its declared {spec.output_model.__name__}"
                 )
             # Serialised inside the transaction: if this fails, nothing is committed either.
-            return output.model_dump(mode="json", by_alias=True)
+            result = output.model_dump(mode="json", by_alias=True)
+            if plan is not None and self._faults is not None:
+                if plan.touches_result:
+                    result = await self._faults.alter_result(plan, spec, data, ctx, result)
+                if noop_write and spec.policy == "write":
+                    self._faults.record(spec.name, "noop_write", "change rolled back")
+            return result
