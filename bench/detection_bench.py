@@ -3,7 +3,7 @@ and against each fault class of the MCP server's development fault mode (MANA_FA
 fault: the rating drop of the module it hits against clean, the share of that module's notes
 and observations that name it, and false alarms on the modules it leaves alone.
 
-    python -m bench.detection_bench                  # 4 days, SQLite, the scripted brain
+    python -m bench.detection_bench                  # 6 days, SQLite, the scripted brain (~5 min)
     python -m bench.detection_bench --days 6 --backend postgres
 
 Floor (issue 10): every fault class drops its module's mean rating by at least 0.5 against
@@ -335,7 +335,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
-    parser.add_argument("--days", type=int, default=4)
+    parser.add_argument("--days", type=int, default=6)
     parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
     args = parser.parse_args()
     sys.exit(run(args.days, args.backend))
