@@ -12,7 +12,7 @@ from typing import Any
 from mana.personas.memory_schemas import MAX_ITEMS, MEMORY_DAYS, RememberedItem, Story
 from mana.runner.brains.base import DayContext
 from mana.runner.brains.llm_common import day_system_prompt
-from mana.runner.expectations import Checker
+from mana.runner.expectations import Checker, same
 from mana.runner.memory import after_tick, compact
 from mana.runner.toolmap import ToolMap
 from mana.runner.types import ActionRecord, PersonaProfile, PersonaSpace, ToolInfo
@@ -228,3 +228,11 @@ def test_llm_brains_get_the_story_in_their_prompt() -> None:
     assert "What you remember" in prompt
     assert "plants 'Fern' (id p1): name=Fern" in prompt
     assert compact(Story(), SPACE).startswith("This is your first day here")
+
+
+def test_answers_are_compared_as_a_person_reads_them() -> None:
+    assert same("sam@example.com", "Sam@Example.com")  # addresses are stored lower-case
+    assert same("2026-12-03T10:00:00Z", "2026-12-03T11:00:00+01:00")  # one instant
+    assert same(3.0, 3) and same("  Fern ", "Fern")
+    assert not same("buy milk", "Buy milk")  # a title is kept as typed
+    assert not same(False, 0) and not same(None, "")

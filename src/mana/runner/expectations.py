@@ -47,6 +47,7 @@ _RULE_WORDS = re.compile(
     r"can't|format|yyyy|iso|maximum|minimum|characters?|after|before|give|use|exists?)\b|\d",
     re.IGNORECASE,
 )
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 _NOT_FOUND = re.compile(r"not found|no such|does not exist", re.IGNORECASE)
 # A message that says the input was refused (as opposed to "something broke").
 _REFUSED = re.compile(
@@ -128,6 +129,8 @@ def same(found: Any, expected: Any) -> bool:
         a, b = _instant(found), _instant(expected)
         if a is not None and b is not None:
             return a == b
+        if _EMAIL.match(found.strip()) and _EMAIL.match(expected.strip()):
+            return found.strip().casefold() == expected.strip().casefold()  # stored lower-case
         return found.strip() == expected.strip()
     if isinstance(found, bool) or isinstance(expected, bool):
         return found is expected
