@@ -11,11 +11,12 @@ from typing import Any
 
 from mana.personas.memory_schemas import MAX_ITEMS, MEMORY_DAYS, RememberedItem, Story
 from mana.runner.brains.base import DayContext
-from mana.runner.brains.llm_common import day_system_prompt
+from mana.runner.brains.llm_common import day_system_prompt, experience_digest
 from mana.runner.expectations import Checker, same
 from mana.runner.memory import after_tick, compact
+from mana.runner.recording import summarize_experience
 from mana.runner.toolmap import ToolMap
-from mana.runner.types import ActionRecord, PersonaProfile, PersonaSpace, ToolInfo
+from mana.runner.types import ActionRecord, Observation, PersonaProfile, PersonaSpace, ToolInfo
 
 NOW = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
 SPACE = uuid.UUID(int=7)
@@ -236,3 +237,18 @@ def test_answers_are_compared_as_a_person_reads_them() -> None:
     assert same(3.0, 3) and same("  Fern ", "Fern")
     assert not same("buy milk", "Buy milk")  # a title is kept as typed
     assert not same(False, 0) and not same(None, "")
+
+
+def test_llm_brains_are_told_what_was_noticed_when_they_rate() -> None:
+    records = [call(0, "plants.garden", {}, {"items": []})]
+    noticed = Observation(
+        kind="missing",
+        module="plants",
+        evidence="plants 'Fern' (id p1) is not in plants.garden (call 0)",
+        tool_name="plants.garden",
+        action_seq=0,
+    )
+
+    digest = experience_digest(summarize_experience(records, [noticed]))
+
+    assert "noticed missing: \"plants 'Fern' (id p1) is not in plants.garden (call 0)\"" in digest

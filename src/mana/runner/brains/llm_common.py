@@ -390,6 +390,10 @@ def experience_digest(experience: Experience) -> str:
         if seen.slow_calls:
             parts.append(f"{seen.slow_calls} slow (over {SLOW_CALL_MS / 1000:g} s)")
         parts.append(f"typical response {seen.mean_latency_ms:.0f} ms")
+        # issue 10: what the checks found, with its evidence (tool, call), for the note to name
+        parts += [
+            f"noticed {o.kind}: {_quote(o.evidence)}" for o in experience.observed(module)[:5]
+        ]
         lines.append(f"- {module}: " + "; ".join(parts))
     return "\n".join(lines)
 
