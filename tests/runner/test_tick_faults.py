@@ -87,6 +87,9 @@ def test_one_personas_failure_never_stops_the_others(runner_world: RunnerWorld) 
         "mood.log",
     ]
     assert len(runner_world.rows_created_by("app.mood_entries", crashing_id)) == 1
+    # Its memory holds what happened before the crash, written once at the end of the tick.
+    story = runner_world.api.detail(crashing_id)["story"]
+    assert [(i["module"], i["tool"]) for i in story["items"]] == [("mood", "mood.log")]
     assert runner_world.lease(crashing_id) == (None, None)
     # The third persona had an ordinary day.
     assert runner_world.tick_statuses(fine_id) == ["ok"]
