@@ -6,11 +6,12 @@ Names follow DESIGN.md §3. Where the original system had a name (`PERSONA_SEED_
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SERVICE_KEY = "mana-dev-service-key"
@@ -34,6 +35,19 @@ class Settings(BaseSettings):
     database_url: str = f"sqlite:///{DEFAULT_SQLITE_PATH}"
     # SQL echo is for debugging only; never on by default (it would print password hashes).
     database_echo: bool = False
+    # How long a connect to an unreachable database, or a wait for a free pooled connection,
+    # may take before the request is answered 503 `database_unavailable`.
+    database_connect_timeout_seconds: float = Field(default=10.0, gt=0)
+    database_pool_timeout_seconds: float = Field(default=30.0, gt=0)
+    # Larger request bodies are refused with 413 before they are read (auth service).
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # Shared state of the auth processes (sign-in rate limits): Redis when set, else the
+    # database. e.g. redis://127.0.0.1:6379/0
+    redis_url: str | None = None
+    # Prefix of the rate-limit counters' keys: deployments sharing one Redis keep apart.
+    rate_limit_key_prefix: str = Field(default="mana", min_length=1, max_length=40)
+    # Peers (CIDRs) whose X-Forwarded-For is believed; everyone else is their socket address.
+    trusted_proxies: list[str] = []
 
     # --- auth service ---
     auth_url: str = "http://localhost:3001"
@@ -121,7 +135,22 @@ class Settings(BaseSettings):
     # No budget (None) means no limit; a tick or day that would exceed it stops before the call.
     tick_budget_usd: float | None = Field(default=0.5, ge=0)
     daily_budget_usd: float | None = Field(default=20.0, ge=0)
+    # The daily budget holds across runner processes (a ledger in the auth service's
+    # database); false: each process counts its own day.
+    shared_llm_budget: bool = True
+    # The slice of the daily budget a runner holds at a time (default: a twentieth of it).
+    llm_budget_slice_usd: float | None = Field(default=None, gt=0)
     # --- end LLM brains ---
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _cidrs(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry.strip(), strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or CIDR") from None
+        return value
 
     @property
     def is_production(self) -> bool:

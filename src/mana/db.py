@@ -7,6 +7,8 @@ the models and migrations stay identical for both.
 
 from __future__ import annotations
 
+import errno
+import socket
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -14,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.dialects.postgresql import JSONB
@@ -85,6 +88,49 @@ async def database_ok(engine: AsyncEngine) -> str | None:
     return None
 
 
+# Raw driver errors that mean "the server is not there for us right now": a PostgreSQL that is
+# starting up, shutting down or out of connection slots; a connection that broke.
+_UNAVAILABLE_DRIVER_ERRORS: tuple[type[BaseException], ...] = (
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.TooManyConnectionsError,
+)
+_NETWORK_ERRNOS = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ETIMEDOUT, errno.ENETDOWN}
+
+
+def unavailability(exc: BaseException) -> str | None:
+    """A short reason when `exc` means "the database cannot be reached right now", else None.
+
+    What that looks like depends on where the failure struck: a refused or timed-out connect
+    surfaces as the driver's raw OSError (asyncpg does not wrap it); a connection reset in the
+    middle of a statement as a DBAPIError that invalidated the connection; a full pool as
+    SQLAlchemy's TimeoutError; an unreadable or locked SQLite file as an OperationalError.
+    Errors in the statement itself (integrity, syntax) are bugs or conflicts, not outages.
+    """
+    if isinstance(exc, sa.exc.TimeoutError):
+        return "connection pool exhausted (timed out waiting for a connection)"
+    if isinstance(exc, sa.exc.DBAPIError):
+        if exc.connection_invalidated or isinstance(
+            exc, sa.exc.OperationalError | sa.exc.InterfaceError
+        ):
+            return f"{type(exc.orig).__name__}: {_first_line(exc.orig)}"
+        # SQLAlchemy's asyncpg adapter keeps the driver's own error as the cause.
+        cause = exc.orig.__cause__ if exc.orig is not None else None
+        return unavailability(cause) if cause is not None else None
+    if isinstance(exc, _UNAVAILABLE_DRIVER_ERRORS):
+        return f"{type(exc).__name__}: {_first_line(exc)}"
+    if isinstance(exc, ConnectionError | TimeoutError | socket.gaierror) or (
+        isinstance(exc, OSError) and exc.errno in _NETWORK_ERRNOS
+    ):
+        return f"{type(exc).__name__}: {_first_line(exc)}"
+    return None
+
+
+def _first_line(exc: BaseException | None) -> str:
+    text = str(exc).strip() if exc is not None else ""
+    return text.splitlines()[0][:200] if text else "no detail"
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -110,17 +156,42 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
+# A writer waits this long for SQLite's write lock before "database is locked" (the busy
+# timeout). Writers queue behind BEGIN IMMEDIATE, so this bounds a queue, not one write.
+SQLITE_BUSY_TIMEOUT_SECONDS = 30.0
+
+
+def create_engine(
+    url: str,
+    *,
+    echo: bool = False,
+    connect_timeout: float = 10.0,
+    pool_timeout: float = 30.0,
+) -> AsyncEngine:
+    """`connect_timeout` bounds a connect to an unreachable PostgreSQL (asyncpg waits 60 s by
+    default, and a request would wait with it); `pool_timeout` bounds the wait for a free
+    pooled connection. Both failures become a 503 `database_unavailable` in the services."""
     async_url = async_database_url(url)
     if is_sqlite(url):
         _ensure_sqlite_directory(url)
         engine = create_async_engine(
-            async_url, echo=echo, hide_parameters=True, connect_args={"timeout": 30}
+            async_url,
+            echo=echo,
+            hide_parameters=True,
+            pool_timeout=pool_timeout,
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS},
         )
         _configure_sqlite(engine)
         return engine.execution_options(schema_translate_map=SQLITE_SCHEMA_MAP)
     # hide_parameters: error messages would otherwise carry user input (and hashes) into logs.
-    return create_async_engine(async_url, echo=echo, pool_pre_ping=True, hide_parameters=True)
+    return create_async_engine(
+        async_url,
+        echo=echo,
+        pool_pre_ping=True,
+        hide_parameters=True,
+        pool_timeout=pool_timeout,
+        connect_args={"timeout": connect_timeout},
+    )
 
 
 def _ensure_sqlite_directory(url: str) -> None:
@@ -143,7 +214,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_SECONDS * 1000)}")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")

@@ -13,12 +13,17 @@ from mana.auth.admin_routes import router as admin_users_router
 from mana.auth.keys import KeyRing
 from mana.auth.routes import router as auth_router
 from mana.auth.routes import well_known
+from mana.budget.routes import router as llm_budget_router
 from mana.config import Settings
 from mana.db import create_engine, create_sessionmaker, database_ok
+from mana.findings.delivery import start_alerts, stop_alerts
+from mana.findings.routes import router as findings_router
+from mana.kit.body_limit import BodySizeLimit
 from mana.kit.clock import Clock
 from mana.kit.errors import error_body, install_error_handlers
 from mana.kit.observability import install_http_metrics
-from mana.kit.ratelimit import SlidingWindowLimiter
+from mana.kit.outage import install_database_outage_handling, watch_engine
+from mana.kit.ratelimit import SharedLimiter, parse_networks, shared_storage
 from mana.personas.admin_routes import router as admin_personas_router
 from mana.personas.internal_routes import router as internal_personas_router
 from mana.personas.memory_routes import admin_router as admin_memory_router
@@ -32,8 +37,31 @@ def create_auth_app(settings: Settings, *, clock: Clock | None = None) -> FastAP
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = create_engine(settings.database_url, echo=settings.database_echo)
+        engine = create_engine(
+            settings.database_url,
+            echo=settings.database_echo,
+            connect_timeout=settings.database_connect_timeout_seconds,
+            pool_timeout=settings.database_pool_timeout_seconds,
+        )
+        watch_engine(engine, outage)
         app.state.engine = engine
+        # Sign-in limits live in Redis or the database, so every auth process counts together.
+        storage = shared_storage(redis_url=settings.redis_url, engine=engine)
+        window, prefix = settings.login_rate_window_seconds, settings.rate_limit_key_prefix
+        app.state.login_limiter = SharedLimiter(
+            storage,
+            name="signin-account",
+            limit=settings.login_rate_limit,
+            window=window,
+            prefix=prefix,
+        )
+        app.state.client_limiter = SharedLimiter(
+            storage,
+            name="signin-client",
+            limit=settings.login_rate_limit_per_client,
+            window=window,
+            prefix=prefix,
+        )
         app.state.sessionmaker = create_sessionmaker(engine)
         app.state.keyring = KeyRing(
             app.state.sessionmaker, clock, refresh_seconds=settings.key_refresh_seconds
@@ -42,29 +70,33 @@ def create_auth_app(settings: Settings, *, clock: Clock | None = None) -> FastAP
             # Inside the try: a refused start-up (production without a proper key) still closes
             # the engine's connections.
             await app.state.keyring.ensure_signing_key(production=settings.is_production)
+            await start_alerts(app)  # evaluation after tick finishes + webhook delivery
             yield
         finally:
+            await stop_alerts(app)
             await engine.dispose()
 
     app = FastAPI(title="Mana auth service", version=__version__, lifespan=lifespan)
     app.state.settings = settings
     app.state.clock = clock
-    app.state.login_limiter = SlidingWindowLimiter(
-        limit=settings.login_rate_limit, window=settings.login_rate_window_seconds
-    )
-    app.state.client_limiter = SlidingWindowLimiter(
-        limit=settings.login_rate_limit_per_client, window=settings.login_rate_window_seconds
-    )
+    app.state.trusted_proxies = parse_networks(settings.trusted_proxies)
     install_error_handlers(app)
+    outage = install_database_outage_handling(app, service="auth")
     install_http_metrics(app, service="auth")
     app.include_router(auth_router)
     app.include_router(well_known)
     app.include_router(spaces_router)
     app.include_router(admin_users_router)
     app.include_router(admin_personas_router)
+    # Before the persona routes: its paths must not be read as `/{persona_id}/…`.
+    app.include_router(llm_budget_router)
     app.include_router(internal_personas_router)
     app.include_router(admin_memory_router)
     app.include_router(internal_memory_router)
+    app.include_router(findings_router)
+    # Added last, so it is the outermost layer: an oversized body is refused before anything
+    # (metrics, routing, validation) touches it.
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
 
     @app.get("/health", tags=["ops"])
     async def health(request: Request) -> JSONResponse:

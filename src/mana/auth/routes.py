@@ -16,7 +16,7 @@ from mana.auth.tokens import issue_access_token
 from mana.config import Settings
 from mana.kit.clock import Clock
 from mana.kit.errors import TooManyRequests
-from mana.kit.ratelimit import SlidingWindowLimiter
+from mana.kit.ratelimit import SharedLimiter, client_address, private_key
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 well_known = APIRouter(tags=["auth"])
@@ -68,17 +68,17 @@ async def login(
     settings: AppSettings,
     clock: AppClock,
 ) -> TokenResponse:
-    per_account: SlidingWindowLimiter = request.app.state.login_limiter
-    per_client: SlidingWindowLimiter = request.app.state.client_limiter
-    client = request.client.host if request.client else "unknown"
-    account_key = (client, service.normalize_email(body.email))
-    for limiter, key in ((per_client, client), (per_account, account_key)):
-        retry_after = limiter.retry_after(key)
+    per_account: SharedLimiter = request.app.state.login_limiter
+    per_client: SharedLimiter = request.app.state.client_limiter
+    client = client_address(request, request.app.state.trusted_proxies)
+    account_key = (private_key(client), private_key(service.normalize_email(body.email)))
+    for limiter, key in ((per_client, (private_key(client),)), (per_account, account_key)):
+        retry_after = await limiter.retry_after(*key)
         if retry_after is not None:
             raise TooManyRequests(
                 "too many sign-in attempts; try again later", retry_after=retry_after
             )
-    per_client.hit(client)
+    await per_client.hit(private_key(client))
     candidate = await service.find_sign_in_user(session, email=body.email)
     # End the lookup's transaction before hashing: on SQLite every transaction holds the
     # database's write lock, and hashing inside it let only one sign-in (or any other write)
@@ -88,7 +88,7 @@ async def login(
         user = await service.check_password(candidate, body.password)
     except service.InvalidCredentials:
         # Only failures count against the account: a legitimate user is never locked out.
-        per_account.hit(account_key)
+        await per_account.hit(*account_key)
         raise
     issued = await service.issue_refresh_token(
         session,

@@ -25,6 +25,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "The persona catalog: validate, seed, spaces, cleanup, list, show.",
     ),
     "runner": ("mana.cli.runner", "app", "The persona runner (tick --once)."),
+    "findings": (
+        "mana.cli.findings",
+        "app",
+        "What the personas found: trends, clusters, alerts, notes; --fail-on-alert gates CI.",
+    ),
     "demo": ("mana.cli.demo", "app", "The whole loop once on the SQLite default, then a report."),
 }
 

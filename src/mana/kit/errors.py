@@ -70,6 +70,32 @@ class TooManyRequests(AppError):
         super().__init__(message, headers={"Retry-After": str(retry_after)})
 
 
+class PayloadTooLarge(AppError):
+    status_code = 413
+    error = "payload_too_large"
+
+
+class DatabaseUnavailable(AppError):
+    """The database cannot be reached (refused, reset, timed out): a retry later may succeed."""
+
+    status_code = 503
+    error = "database_unavailable"
+
+    def __init__(self, message: str, *, retry_after: int = 5) -> None:
+        super().__init__(message, headers={"Retry-After": str(retry_after)})
+
+
+class RateLimitStoreUnavailable(AppError):
+    """The shared rate-limit store (Redis) cannot be reached. Sign-in is refused rather than
+    let through unthrottled: brute-force protection that fails open protects nothing."""
+
+    status_code = 503
+    error = "rate_limit_store_unavailable"
+
+    def __init__(self, message: str, *, retry_after: int = 5) -> None:
+        super().__init__(message, headers={"Retry-After": str(retry_after)})
+
+
 def error_body(error: str, message: str, details: Any = None) -> dict[str, Any]:
     body: dict[str, Any] = {"error": error, "message": message}
     if details is not None:

@@ -32,6 +32,10 @@ def uvicorn_config(app: Any, *, host: str, port: int, log_level: str = "warning"
         lifespan="on",
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         access_log=False,
+        # uvicorn would otherwise rewrite the client address from X-Forwarded-For for any
+        # peer on 127.0.0.1; who is a trusted proxy is the auth service's own setting
+        # (MANA_TRUSTED_PROXIES), applied where the address is used.
+        proxy_headers=False,
     )
 
 

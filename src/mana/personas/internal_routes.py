@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 
 from mana.auth.deps import AppClock, DbSession, ServiceCaller
+from mana.findings.delivery import EvaluateAlertsAfterResponse
 from mana.personas import service
 from mana.personas.models import PersonaTick
 from mana.personas.schemas import (
@@ -134,6 +135,7 @@ async def finish_tick(
     body: TickFinish,
     session: DbSession,
     clock: AppClock,
+    _alerts: EvaluateAlertsAfterResponse,
 ) -> TickStateOut:
     """Close the tick, mark the persona active now, release its lease. Idempotent."""
     tick, _changed = await service.finish_tick(

@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from mana.budget.schemas import BudgetOut, GrantRequest, UsageReport
 from mana.runner.types import ActionRecord, ModuleRating, Observation, PersonaProfile, Usage
 
 logger = logging.getLogger(__name__)
@@ -162,6 +163,49 @@ class InternalApi:
             "errorMessage": error_message[:2000] if error_message else None,
         }
         await self._request("POST", f"/{persona_id}/ticks/{tick_id}/finish", body)
+
+    # --- the shared daily LLM budget (issue 13): allowances from the auth service's ledger ---
+
+    async def llm_budget_today(self) -> BudgetOut:
+        return BudgetOut.model_validate(await self._request("GET", "/llm-budget"))
+
+    async def grant_llm_allowance(
+        self,
+        *,
+        allowance_id: uuid.UUID,
+        amount_usd: float,
+        limit_usd: float | None,
+        runner_id: str,
+        ttl_seconds: int,
+    ) -> BudgetOut:
+        """Ask for up to `amount_usd` of today's budget; `granted_usd` says how much it got."""
+        body = GrantRequest(
+            allowance_id=allowance_id,
+            amount_usd=amount_usd,
+            limit_usd=limit_usd,
+            runner_id=runner_id,
+            ttl_seconds=ttl_seconds,
+        ).model_dump(mode="json", by_alias=True)
+        return BudgetOut.model_validate(await self._request("POST", "/llm-budget/allowances", body))
+
+    async def report_llm_use(
+        self,
+        *,
+        allowance_id: uuid.UUID,
+        used_usd: float,
+        final: bool,
+        runner_id: str,
+        ttl_seconds: int,
+    ) -> BudgetOut:
+        """Report the allowance's use so far (a running total: retries are harmless)."""
+        body = UsageReport(
+            allowance_id=allowance_id,
+            used_usd=used_usd,
+            final=final,
+            runner_id=runner_id,
+            ttl_seconds=ttl_seconds,
+        ).model_dump(mode="json", by_alias=True)
+        return BudgetOut.model_validate(await self._request("POST", "/llm-budget/usage", body))
 
     # --- issue 10: the persona's memory and observations ---
 

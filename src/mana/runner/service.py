@@ -13,6 +13,7 @@ from mana.kit.clock import Clock
 from mana.personas.password import SeedSecretError, resolve_seed_secret
 from mana.runner.brains import get_brain
 from mana.runner.brains.base import Brain
+from mana.runner.brains.shared_budget import SharedDailySpend, shared_daily_spend
 from mana.runner.internal_client import InternalApi
 from mana.runner.loop import Runner, RunnerConfig, default_runner_id
 from mana.runner.metrics import RunnerMetrics
@@ -59,8 +60,19 @@ async def build_runner(
     # Built once, before anything is claimed: an unknown name or a missing API key fails here.
     # One instance serves every tick, so a brain's per-day budget spans the whole process.
     the_brain: Brain
+    runner_id = runner_id or default_runner_id()
+    shared_spend: SharedDailySpend | None = None
     if brain is None or isinstance(brain, str):
-        the_brain, owned = get_brain(brain or settings.brain, settings), True
+        name = brain or settings.brain
+        if name != "scripted":
+            # The daily LLM budget is the ledger's, shared with every other runner process.
+            shared_spend = shared_daily_spend(settings, runner_id=runner_id, clock=clock)
+        try:
+            the_brain, owned = get_brain(name, settings, daily_spend=shared_spend), True
+        except BaseException:
+            if shared_spend is not None:
+                await shared_spend.aclose()
+            raise
     else:
         the_brain, owned = brain, False
 
@@ -76,10 +88,12 @@ async def build_runner(
             auth=PersonaAuth(settings.auth_url, seed_secret(settings), http),
             mcp_url=settings.mcp_url,
             clock=clock or Clock(),
-            runner_id=runner_id or default_runner_id(),
+            runner_id=runner_id,
             timeout_seconds=settings.tick_timeout_seconds,
         )
         try:
+            if shared_spend is not None:
+                await shared_spend.start()
             yield Runner(
                 runner_config(settings),
                 internal=internal,
@@ -92,3 +106,5 @@ async def build_runner(
         finally:
             if owned:
                 await the_brain.aclose()
+            if shared_spend is not None:
+                await shared_spend.aclose()

@@ -1,7 +1,7 @@
 """Persona memory: each persona's story so far (items, expectations, a line per day).
 
 Revision ID: 0004_memory
-Revises: 0003_observations
+Revises: 0006_limits (re-chained after the merge of main)
 Create Date: 2026-12-02 06:30:00.000000
 """
 
@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql
 import mana.db
 
 revision: str = "0004_memory"
-down_revision: str | None = "0003_observations"
+down_revision: str | None = "0006_limits"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

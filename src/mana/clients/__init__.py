@@ -1,0 +1,1 @@
+"""HTTP clients of the auth service's admin and internal APIs."""

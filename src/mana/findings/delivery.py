@@ -1,0 +1,202 @@
+"""Alert evaluation after ticks finish, and webhook delivery — both off the request path.
+
+`AlertEvaluator.poke()` is what the tick-finish route schedules (as a background task, after
+the response): it starts at most one evaluation per `debounce_seconds` per process, in a task
+owned by the auth app's lifespan, so a finish never waits for it and never fails because of it.
+
+`AlertNotifier` posts a Slack-compatible body (`text`, plus `event` and the structured `alert`
+beside it) for every alert that opens or resolves, retried with exponential backoff (tenacity).
+The queue is in memory and bounded: a restart loses undelivered notifications (the alerts
+themselves are stored and served by the API regardless).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Annotated, Any
+
+import httpx
+from fastapi import BackgroundTasks, Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential,
+)
+
+from mana.db import transaction
+from mana.findings.alerts import AlertChange, AlertRow, evaluate_alerts
+from mana.findings.service import alert_out
+from mana.findings.settings import AlertSettings
+from mana.kit.clock import Clock
+
+logger = logging.getLogger("mana.findings")
+
+QUEUE_LIMIT = 1000
+
+
+class RetryableDelivery(Exception):
+    """The receiver answered 429 or 5xx: worth another attempt."""
+
+
+def webhook_body(change: AlertChange) -> dict[str, Any]:
+    alert = alert_out(AlertRow(change.alert, None)).model_dump(mode="json", by_alias=True)
+    icon = ":rotating_light:" if change.event == "opened" else ":white_check_mark:"
+    return {
+        "text": f"{icon} [mana] alert {change.event}: {change.alert.message}",
+        "event": change.event,
+        "alert": alert,
+    }
+
+
+class AlertNotifier:
+    def __init__(self, settings: AlertSettings) -> None:
+        self.settings = settings
+        self.delivered = 0
+        self.failed = 0
+        self._queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=QUEUE_LIMIT)
+        self._task: asyncio.Task[None] | None = None
+        self._http: httpx.AsyncClient | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.settings.webhook_url)
+
+    def start(self) -> None:
+        if self.enabled:
+            self._http = httpx.AsyncClient(timeout=self.settings.webhook_timeout_seconds)
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        if self._http is not None:
+            await self._http.aclose()
+
+    def submit(self, changes: list[AlertChange]) -> None:
+        if not self.enabled:
+            return
+        for change in changes:
+            try:
+                self._queue.put_nowait(webhook_body(change))
+            except asyncio.QueueFull:
+                self.failed += 1
+                logger.warning("alert webhook queue full; dropped %s", change.alert.id)
+
+    async def _run(self) -> None:
+        while True:
+            body = await self._queue.get()
+            try:
+                await self._deliver(body)
+                self.delivered += 1
+            except Exception:  # the loop must survive any receiver failure
+                self.failed += 1
+                logger.exception("alert webhook gave up on %s", body["alert"]["id"])
+
+    async def _deliver(self, body: dict[str, Any]) -> None:
+        assert self._http is not None and self.settings.webhook_url
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self.settings.webhook_attempts),
+            wait=wait_exponential(
+                multiplier=self.settings.webhook_backoff_seconds,
+                max=self.settings.webhook_backoff_max_seconds,
+            ),
+            retry=retry_if_exception_type((httpx.TransportError, RetryableDelivery)),
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                response = await self._http.post(self.settings.webhook_url, json=body)
+                if response.status_code == 429 or response.status_code >= 500:
+                    raise RetryableDelivery(f"HTTP {response.status_code}")
+                response.raise_for_status()  # another 4xx: the body is wrong, do not retry
+
+
+class AlertEvaluator:
+    """Debounced background evaluation, owned by the auth app's lifespan."""
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        settings: AlertSettings,
+        notifier: AlertNotifier,
+    ) -> None:
+        self.sessionmaker = sessionmaker
+        self.clock = clock
+        self.settings = settings
+        self.notifier = notifier
+        self.runs = 0
+        self._last = float("-inf")
+        self._pending = False
+        self._task: asyncio.Task[None] | None = None
+
+    async def poke(self) -> None:
+        """Ask for an evaluation soon; returns at once."""
+        if self._task is not None and not self._task.done():
+            self._pending = True  # evaluate once more after the running/waiting one
+            return
+        delay = max(0.0, self._last + self.settings.debounce_seconds - time.monotonic())
+        self._task = asyncio.get_running_loop().create_task(self._loop(delay))
+
+    async def _loop(self, delay: float) -> None:
+        while True:
+            if delay:
+                await asyncio.sleep(delay)
+            self._pending = False
+            self._last = time.monotonic()
+            try:
+                await self.evaluate_now()
+            except Exception:  # an evaluation failure must never reach a tick: log, go on
+                logger.exception("alert evaluation failed")
+            if not self._pending:
+                return
+            delay = self.settings.debounce_seconds
+
+    async def evaluate_now(self) -> list[AlertChange]:
+        async with transaction(self.sessionmaker) as session:
+            changes = await evaluate_alerts(session, now=self.clock.now(), settings=self.settings)
+        self.runs += 1
+        self.notifier.submit(changes)  # after the commit: never announce a rolled-back alert
+        return changes
+
+    async def wait_idle(self) -> None:
+        """Until nothing is running or waiting to run (tests, an orderly hand-over)."""
+        while self._task is not None and not self._task.done():
+            await asyncio.gather(asyncio.shield(self._task), return_exceptions=True)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+
+async def _evaluate_after_response(request: Request, background: BackgroundTasks) -> None:
+    evaluator: AlertEvaluator | None = getattr(request.app.state, "alert_evaluator", None)
+    if evaluator is not None:
+        background.add_task(evaluator.poke)
+
+
+EvaluateAlertsAfterResponse = Annotated[None, Depends(_evaluate_after_response)]
+"""Add to a route's parameters: alert evaluation is scheduled after its response is sent."""
+
+
+async def start_alerts(app: Any, settings: AlertSettings | None = None) -> AlertEvaluator:
+    """Create, start and attach the notifier and evaluator (call in the app lifespan)."""
+    settings = settings or getattr(app.state, "alert_settings", None) or AlertSettings()
+    notifier = AlertNotifier(settings)
+    notifier.start()
+    evaluator = AlertEvaluator(app.state.sessionmaker, app.state.clock, settings, notifier)
+    app.state.alert_evaluator = evaluator
+    return evaluator
+
+
+async def stop_alerts(app: Any) -> None:
+    evaluator: AlertEvaluator | None = getattr(app.state, "alert_evaluator", None)
+    if evaluator is not None:
+        await evaluator.stop()
+        await evaluator.notifier.stop()
