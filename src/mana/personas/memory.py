@@ -20,9 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mana.kit.errors import Conflict
 from mana.personas.memory_schemas import RECENT_OBSERVATIONS, ObservationIn, Story
-from mana.personas.models import PersonaMemory, PersonaObservation
+from mana.personas.models import Persona, PersonaMemory, PersonaObservation
 from mana.personas.service import (
     IngestResult,
+    PersonaNotFound,
     _check_ticks,
     _insert_batch,
     _lock_persona,
@@ -47,7 +48,8 @@ async def read_memory(session: AsyncSession, *, persona_id: uuid.UUID) -> Stored
     """The persona's story, or an empty one (404 only when the persona does not exist)."""
     row = await session.get(PersonaMemory, persona_id, populate_existing=True)
     if row is None:
-        await _lock_persona(session, persona_id)  # 404 for an unknown persona
+        if await session.get(Persona, persona_id) is None:
+            raise PersonaNotFound(persona_id)
         return StoredMemory(tick_id=None, updated_at=None, story=_wire(Story()))
     return StoredMemory(tick_id=row.tick_id, updated_at=row.updated_at, story=row.story)
 
