@@ -59,6 +59,7 @@ from mana.db import create_engine, create_sessionmaker, transaction
 from mana.kit.server import free_port, uvicorn_config
 from mana.mcp.app import create_mcp_app
 from mana.personas.catalog import load_catalog
+from mana.personas.contract import PersonaUpsert
 from mana.personas.models import Persona
 from mana.personas.password import derive_persona_password
 from mana.runner.brains.base import DayContext, Experience, ToolBox, ToolOutcome
@@ -196,15 +197,15 @@ async def create_personas(world: World, count: int) -> None:
             profile = next(profiles)
             email = f"bench.{n:04d}.{uuid.uuid4().hex[:6]}@mana.test"
             await client.upsert_persona(
-                {
-                    "email": email,
-                    "name": profile.name,
-                    "password": derive_persona_password(email, SEED_SECRET),
-                    "archetype": profile.archetype,
-                    "systemPrompt": profile.system_prompt,
-                    "moduleMix": dict(profile.module_mix),
-                    "tickCadence": "daily",
-                }
+                PersonaUpsert(
+                    email=email,
+                    name=profile.name,
+                    password=derive_persona_password(email, SEED_SECRET),
+                    archetype=profile.archetype,
+                    system_prompt=profile.system_prompt,
+                    module_mix=dict(profile.module_mix),
+                    tick_cadence="daily",
+                )
             )
             return email
 

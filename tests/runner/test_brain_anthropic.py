@@ -112,7 +112,8 @@ async def test_the_system_prompt_carries_persona_date_space_and_instruction(
     async with brain_for(api) as brain:
         await brain.run_day(make_day(), FakeToolBox())
     body = api.requests[0].body
-    system = body["system"]
+    [block] = body["system"]
+    system = block["text"]
     assert system.startswith(PERSONA_PROMPT)
     assert "Wednesday, 2025-05-14" in system
     assert 'personal space "Mia"' in system
@@ -121,7 +122,13 @@ async def test_the_system_prompt_carries_persona_date_space_and_instruction(
     assert body["messages"] == [
         {
             "role": "user",
-            "content": "It is Wednesday, 2025-05-14. Open the app and go about your day.",
+            "content": [
+                {
+                    "type": "text",
+                    "text": "It is Wednesday, 2025-05-14. Open the app and go about your day.",
+                    "cache_control": {"type": "ephemeral"},
+                }
+            ],
         }
     ]
 
@@ -155,6 +162,7 @@ async def test_a_failing_tool_goes_back_to_the_model_as_an_error_result(api: Fak
         "tool_use_id": "toolu_bad",
         "content": "ERROR: title: field required",
         "is_error": True,
+        "cache_control": {"type": "ephemeral"},  # the newest block: the moving breakpoint
     }
     assert toolbox.records[0].error_message == "title: field required"
 
