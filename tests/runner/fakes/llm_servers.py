@@ -112,6 +112,8 @@ class ScriptedServer:
         self.url = ""  # set once the server runs
         self.app = Starlette(routes=[Route(self.path, self._handle, methods=["POST"])])
         self._cached: set[str] = set()  # prefix hashes in the prompt cache
+        # False: report counted usage as an API without prompt caching would.
+        self.caching = True
 
     def script(self, *replies: Reply) -> None:
         with self._lock:
@@ -143,6 +145,8 @@ class ScriptedServer:
             reply = self._script.popleft() if self._script else self.empty_script_reply()
             content = reply.body
             if reply.count_usage:
+                if not self.caching:
+                    self._cached.clear()
                 content = {**content, "usage": self.counted_usage(body, content["usage"])}
         if reply.delay:
             await asyncio.sleep(reply.delay)

@@ -185,6 +185,9 @@ class LLMBrain(abc.ABC):
     provider: str
     # The SDK's errors worth classifying (status and connection errors); others propagate.
     api_errors: tuple[type[Exception], ...]
+    # Mark a day's prompt for the provider's cache (where it needs marking); off only to
+    # measure what caching saves (bench/llm_cost_bench.py).
+    prompt_cache = True
 
     def __init__(
         self,
@@ -235,7 +238,7 @@ class LLMBrain(abc.ABC):
             user=opening_message(day),
             tools=tools,
             names=names,
-            cache=True,
+            cache=self.prompt_cache,
         )
         for turn in range(1, self.max_turns + 1):
             reply = await self._complete(day, conversation)
