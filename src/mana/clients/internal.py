@@ -12,19 +12,21 @@ import logging
 import random
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import httpx
 
 from mana.budget.schemas import BudgetOut, GrantRequest, UsageReport
-from mana.personas.contract import ClaimOut, DueOut, PersonaProfile
-from mana.runner.types import ActionRecord, ModuleRating, Usage
+from mana.personas.contract import ClaimOut, DueOut, PersonaProfile, TickStart
+from mana.runner.types import ActionRecord, ModuleRating, Observation, Usage
 
 logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3
 ACTION_BATCH = 500
 FEEDBACK_BATCH = 100
+OBSERVATION_BATCH = 500
 
 
 class InternalApiError(Exception):
@@ -115,13 +117,16 @@ class InternalApi:
         runner_id: str,
         brain: str,
         space_id: uuid.UUID | None,
+        started_at: datetime | None = None,
     ) -> None:
-        body = {
-            "tickId": str(tick_id),
-            "runnerId": runner_id,
-            "brain": brain,
-            "spaceId": str(space_id) if space_id else None,
-        }
+        # `started_at`: a simulated tick, which the server dates on that time.
+        body = TickStart(
+            tick_id=tick_id,
+            runner_id=runner_id,
+            brain=brain,
+            space_id=space_id,
+            started_at=started_at,
+        ).model_dump(mode="json", by_alias=True, exclude_none=True)
         await self._request("POST", f"/{persona_id}/ticks", body)
 
     async def post_actions(
@@ -202,3 +207,36 @@ class InternalApi:
             ttl_seconds=ttl_seconds,
         ).model_dump(mode="json", by_alias=True)
         return BudgetOut.model_validate(await self._request("POST", "/llm-budget/usage", body))
+
+    # --- issue 10: the persona's memory and observations ---
+
+    async def read_memory(self, persona_id: uuid.UUID) -> dict[str, Any]:
+        """`{tickId, story, …}`: the story the last tick left (an empty story at first)."""
+        data = await self._request("GET", f"/{persona_id}/memory")
+        return data if isinstance(data, dict) else {}
+
+    async def write_memory(
+        self,
+        persona_id: uuid.UUID,
+        tick_id: uuid.UUID,
+        *,
+        base_tick_id: uuid.UUID | None,
+        story: dict[str, Any],
+    ) -> None:
+        """Replace the story; idempotent per tick id (a retry with the same story is a no-op)."""
+        body = {
+            "tickId": str(tick_id),
+            "baseTickId": str(base_tick_id) if base_tick_id else None,
+            "story": story,
+        }
+        await self._request("PUT", f"/{persona_id}/memory", body)
+
+    async def post_observations(
+        self, persona_id: uuid.UUID, tick_id: uuid.UUID, observations: Sequence[Observation]
+    ) -> None:
+        for start in range(0, len(observations), OBSERVATION_BATCH):
+            batch = [
+                o.wire(tick_id, start + i)
+                for i, o in enumerate(observations[start : start + OBSERVATION_BATCH])
+            ]
+            await self._request("POST", f"/{persona_id}/observations", {"observations": batch})

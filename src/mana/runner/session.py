@@ -96,7 +96,12 @@ async def mcp_toolbox(
         listed = await client.list_tools()
         tools = [
             ToolInfo(
-                name=t.name, description=t.description or "", input_schema=dict(t.input_schema)
+                name=t.name,
+                description=t.description or "",
+                input_schema=dict(t.input_schema),
+                output_schema=dict(t.output_schema) if t.output_schema else None,
+                read_only=t.annotations.read_only_hint if t.annotations else None,
+                destructive=t.annotations.destructive_hint if t.annotations else None,
             )
             for t in listed.tools
         ]

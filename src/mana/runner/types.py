@@ -34,6 +34,10 @@ class ToolInfo:
     name: str
     description: str
     input_schema: dict[str, Any]
+    # As the MCP server publishes them (None: not said). The expectation checks read these.
+    output_schema: dict[str, Any] | None = None
+    read_only: bool | None = None
+    destructive: bool | None = None
 
     @property
     def module(self) -> str:
@@ -53,6 +57,7 @@ class ActionRecord:
     created_at: datetime
     # Kept in memory for the brain's rating step; never posted (hashes only leave the runner).
     output: Any = None
+    arguments: Any = None
 
     @property
     def module(self) -> str:
@@ -70,6 +75,36 @@ class ActionRecord:
             latency_ms=self.latency_ms,
             created_at=self.created_at,
         ).model_dump(mode="json", by_alias=True)
+
+
+@dataclass(frozen=True)
+class Observation:
+    """A broken expectation the persona noticed, with its evidence (issue 10)."""
+
+    kind: str
+    module: str
+    evidence: str
+    tool_name: str | None = None
+    action_seq: int | None = None
+    item_id: str | None = None
+    # For the persona's own note (never posted): what it was about, in plain words.
+    label: str = ""
+    field: str | None = None
+    expected: Any = None
+    found: Any = None
+    cause_tool: str | None = None
+
+    def wire(self, tick_id: uuid.UUID, seq: int) -> dict[str, Any]:
+        return {
+            "tickId": str(tick_id),
+            "seq": seq,
+            "kind": self.kind,
+            "module": self.module,
+            "toolName": self.tool_name,
+            "actionSeq": self.action_seq,
+            "itemId": self.item_id[:120] if self.item_id else None,
+            "evidence": self.evidence[:2000],
+        }
 
 
 @dataclass(frozen=True)
