@@ -9,7 +9,8 @@ characters a token; real tokenizers differ, the ratios hold) and report prompt c
 real APIs do: Anthropic per `cache_control` breakpoint, OpenAI for any repeated prefix of at
 least 1024 tokens. A day is `--turns` model turns over the MCP server's real tool list (its
 names, descriptions and schemas) and a catalog persona's prompt — one tool call per turn but
-the last — then the rating call. `--personas` personas tick one after another, as a busy runner
+the last — then the rating call. Each persona brings a story of the size and format the
+runner's memory gives an LLM brain after some weeks (12 items, 5 days). `--personas` personas tick one after another, as a busy runner
 does within the caches' 5-minute lifetime. A persona-day is one tick (daily cadence).
 
 "without caching": Anthropic with no breakpoints (the brain before caching); OpenAI priced as if
@@ -64,6 +65,26 @@ DAY_CALLS = [
     ("todo__create", {"title": "Mama zurückrufen"}),
     ("todo__list", {"limit": 20}),
 ]
+
+
+def story(n: int) -> str:
+    """A story the size `runner.memory.compact` gives a persona after some weeks (its full 12
+    items and 5 days), in its format."""
+    items = [
+        f"- todo 'Aufgabe {n}-{i}: Statistik Blatt {i} abgeben' (id {uuid.uuid4()}): "
+        f"status=open, priority=normal, due=2026-12-{i + 3:02d}"
+        for i in range(12)
+    ]
+    days = [
+        f"- 2026-11-{27 + d}: todo.create ×2, todo.list ×3, mood.log ×1; nothing odd noticed"
+        for d in range(5)
+    ]
+    return (
+        "Things you created or changed here (they should still be as you left them):\n"
+        + "\n".join(items)
+        + "\nYour last days:\n"
+        + "\n".join(days)
+    )
 
 
 def personas(count: int) -> Iterator[PersonaProfile]:
@@ -164,6 +185,7 @@ async def run(
             today=date(2026, 12, 2),
             seed=1,
             rng=random.Random(1),
+            story=story(result.ticks),
         )
         server.script(*(anthropic_day(turns) if provider == "anthropic" else openai_day(turns)))
         await brain.run_day(day, toolbox)
