@@ -36,13 +36,13 @@ from typing import Any
 
 import httpx
 import sqlalchemy as sa
-from mana.personas.seed import seed_personas
-from mana.personas.shared_spaces import setup_shared_spaces
 
 from bench.databases import postgres_database, sqlite_database
 from mana.auth.app import create_auth_app
 from mana.auth.models import User
 from mana.clients.admin import AdminClient
+from mana.clients.seed import seed_personas
+from mana.clients.spaces import setup_shared_spaces
 from mana.config import Settings
 from mana.db import create_engine, create_sessionmaker, transaction
 from mana.kit.clock import OffsetClock
