@@ -429,6 +429,9 @@ class TickUsage(RequestModel):
     output_tokens: Count | None = None
     cost_usd: Money | None = None
     model_calls: Count | None = None
+    # Of input_tokens, how many were written to / read from the provider's prompt cache.
+    cache_write_tokens: Count | None = None
+    cache_read_tokens: Count | None = None
 
     def stored(self) -> dict[str, Any]:
         return self.model_dump(by_alias=True, exclude_none=True)

@@ -17,7 +17,7 @@ from mana.runner.brains.base import Brain
 from mana.runner.brains.shared_budget import SharedDailySpend, shared_daily_spend
 from mana.runner.loop import Runner, RunnerConfig, default_runner_id
 from mana.runner.metrics import RunnerMetrics
-from mana.runner.session import PersonaAuth
+from mana.runner.session import McpConnections, PersonaAuth
 from mana.runner.tick import TickDeps, TickReport
 
 
@@ -79,7 +79,10 @@ async def build_runner(
     def brain_factory() -> Brain:
         return the_brain
 
-    async with httpx.AsyncClient(timeout=httpx.Timeout(30.0)) as http:
+    async with (
+        httpx.AsyncClient(timeout=httpx.Timeout(30.0)) as http,
+        McpConnections() as mcp_connections,
+    ):
         internal = InternalApi(
             settings.auth_url, settings.service_key.get_secret_value(), client=http
         )
@@ -90,6 +93,7 @@ async def build_runner(
             clock=clock or Clock(),
             runner_id=runner_id,
             timeout_seconds=settings.tick_timeout_seconds,
+            mcp=mcp_connections,
         )
         try:
             if shared_spend is not None:

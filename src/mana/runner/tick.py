@@ -25,7 +25,7 @@ from mana.runner.brains.base import Brain, BudgetExceeded, DayContext
 from mana.runner.expectations import Checker, look_back
 from mana.runner.memory import Memory, after_tick, compact
 from mana.runner.recording import checked_ratings, summarize_experience
-from mana.runner.session import LoginFailed, PersonaAuth, mcp_toolbox
+from mana.runner.session import LoginFailed, McpConnections, PersonaAuth, mcp_toolbox
 from mana.runner.toolmap import ToolMap
 from mana.runner.types import (
     ActionRecord,
@@ -98,6 +98,8 @@ class TickDeps:
     # `mana simulate`: `clock` runs on the simulated day and the tick is started at its time,
     # so the auth service dates everything the tick writes on that day.
     simulated: bool = False
+    # The runner's HTTP pool and tool lists, shared by its ticks (never an MCP session).
+    mcp: McpConnections | None = None
 
 
 def tick_seed(persona: PersonaProfile, tick_id: uuid.UUID) -> int:
@@ -173,6 +175,7 @@ async def run_tick(
                 token=token,
                 space_id=report.space.id if report.space else None,
                 clock=deps.clock,
+                connections=deps.mcp,
             ) as toolbox:
                 toolmap = ToolMap.of(toolbox.tools)
                 checker = Checker(

@@ -121,24 +121,36 @@ class ModuleRating:
 
 @dataclass
 class Usage:
+    """What a tick's model calls used. `input_tokens` is every prompt token (as before caching
+    existed); the cache fields say how many of them were written to or read from the provider's
+    prompt cache, which are priced apart (see `llm.budget.Prices`)."""
+
     input_tokens: int = 0
     output_tokens: int = 0
     cost_usd: float = 0.0
     calls: int = 0
+    cache_write_tokens: int = 0
+    cache_read_tokens: int = 0
 
     def add(self, other: Usage) -> None:
         self.input_tokens += other.input_tokens
         self.output_tokens += other.output_tokens
         self.cost_usd += other.cost_usd
         self.calls += other.calls
+        self.cache_write_tokens += other.cache_write_tokens
+        self.cache_read_tokens += other.cache_read_tokens
 
     def wire(self) -> dict[str, Any]:
+        # The cache fields are sent only when there is something to say, so a tick without
+        # prompt caching posts exactly what it posted before they existed.
         return TickUsage.model_construct(
             input_tokens=self.input_tokens,
             output_tokens=self.output_tokens,
             tokens=self.input_tokens + self.output_tokens,
             cost_usd=round(self.cost_usd, 6),
             model_calls=self.calls,
+            cache_write_tokens=self.cache_write_tokens or None,
+            cache_read_tokens=self.cache_read_tokens or None,
         ).stored()
 
 
