@@ -6,7 +6,7 @@
 Each server runs in a process of its own (uvicorn, as `mana serve mcp` runs it), so its CPU time
 can be read from /proc and the client (the official `mcp` client, `mode="legacy"`, one stateful
 session per simulated user) does not share its interpreter. Measured per target and concurrency
-(1 and 10 sessions, each calling in a closed loop):
+(1 and 8 sessions, each calling in a closed loop; 8 as in issue 14):
 
   - calls/s, p50 and p95 round trip of `tools/call`;
   - server CPU per call (user + system time of the server process / calls);
@@ -17,7 +17,7 @@ for the baseline — the SDK's low-level `Server` + `StreamableHTTPSessionManage
 echo tool (the gateway's own cost: no database work), a read tool (`todo.list`, 5 todos in the
 space, limit 5) and a write tool (`todo.create`). The ratio
 columns compare each row with the baseline at the same concurrency. A Python client cannot
-saturate a server (DESIGN §6), so at 10 sessions calls/s is partly the client's limit; server
+saturate a server (DESIGN §6), so at 8 sessions calls/s is partly the client's limit; server
 CPU per call is the figure that does not depend on that.
 """
 
@@ -58,7 +58,7 @@ from mana.tools.registry import ToolContext, ToolSpec, exposed_tools
 
 PASSWORD = "bench-password-0123456789"
 SERVICE_KEY = "bench-service-key-0123456789"
-CONCURRENCY = (1, 10)
+CONCURRENCY = (1, 8)
 LIST_SIZE = 5
 ECHO_SCHEMA = {
     "type": "object",

@@ -13,6 +13,7 @@ from mana.auth.admin_routes import router as admin_users_router
 from mana.auth.keys import KeyRing
 from mana.auth.routes import router as auth_router
 from mana.auth.routes import well_known
+from mana.auth.tokens import VerifiedTokens
 from mana.config import Settings
 from mana.db import create_engine, create_sessionmaker, database_ok
 from mana.kit.clock import Clock
@@ -47,6 +48,10 @@ def create_auth_app(settings: Settings, *, clock: Clock | None = None) -> FastAP
     app = FastAPI(title="Mana auth service", version=__version__, lifespan=lifespan)
     app.state.settings = settings
     app.state.clock = clock
+    # Each access token's signature is checked once, not on every request (see VerifiedTokens).
+    app.state.verified_tokens = VerifiedTokens(
+        issuer=settings.jwt_issuer, audience=settings.jwt_audience
+    )
     app.state.login_limiter = SlidingWindowLimiter(
         limit=settings.login_rate_limit, window=settings.login_rate_window_seconds
     )
