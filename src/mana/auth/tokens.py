@@ -134,12 +134,10 @@ class VerifiedTokens:
         issuer: str,
         audience: str,
         max_entries: int = 10_000,
-        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self._issuer = issuer
         self._audience = audience
         self._max = max_entries
-        self._now = wall_clock
         self._entries: OrderedDict[bytes, tuple[AccessClaims, str, Ed25519PublicKey]]
         self._entries = OrderedDict()
         self.verifications = 0  # full verifications done (tests and benches read it)
@@ -152,7 +150,7 @@ class VerifiedTokens:
         entry = self._entries.get(digest)
         if entry is not None:
             claims, kid, key = entry
-            if self._now() < claims.exp + LEEWAY_SECONDS and await key_for_kid(kid) is key:
+            if time.time() < claims.exp + LEEWAY_SECONDS and await key_for_kid(kid) is key:
                 return claims
             self._entries.pop(digest, None)
         used: list[tuple[str, Ed25519PublicKey]] = []
