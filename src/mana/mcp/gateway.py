@@ -230,9 +230,9 @@ class Gateway:
         self, spec: ToolSpec, data: BaseModel, principal: Principal, plan: FaultPlan | None
     ) -> dict[str, Any]:
         noop_write = plan is not None and plan.noop_write
-        async with self._unit_of_work(
-            keep=not noop_write, reads_only=spec.policy == "read"
-        ) as session:
+        # A fault that alters the answer works inside the tool's transaction (savepoints).
+        reads_only = spec.policy == "read" and (plan is None or not plan.touches_result)
+        async with self._unit_of_work(keep=not noop_write, reads_only=reads_only) as session:
             ctx = ToolContext(
                 user_id=principal.user_id,
                 kind=principal.kind,
