@@ -164,24 +164,35 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # A transaction that only reads (`reading`) begins deferred: in WAL mode it reads its
+        # snapshot without taking, or waiting for, the write lock.
+        reads_only = conn.get_execution_options().get(READS_ONLY, False)
+        conn.exec_driver_sql("BEGIN" if reads_only else "BEGIN IMMEDIATE")
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
+# Execution option marking a connection whose transaction only reads (see `reading`).
+READS_ONLY = "mana_reads_only"
+
+
 @asynccontextmanager
 async def reading(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
-    """A session for work that only reads. On PostgreSQL its statements run in autocommit, so
-    no BEGIN and COMMIT round trips: each statement sees its own snapshot, as in the default
-    READ COMMITTED transaction. Nothing it writes would be rolled back, hence "only reads".
-    On SQLite it is an ordinary transaction (reads there are cheap, and the write lock rules of
-    `_configure_sqlite` stay as they are)."""
+    """A session for work that only reads (issue 14: a read paid for a writer's transaction).
+
+    PostgreSQL: its statements run in autocommit, so no BEGIN and COMMIT round trips; each
+    statement sees its own snapshot, as in the default READ COMMITTED transaction. SQLite: a
+    deferred transaction instead of `BEGIN IMMEDIATE`, so reads neither take nor queue for the
+    write lock (WAL readers see a snapshot); it is rolled back at the end. Nothing written in
+    it is meant to last, hence "only reads"."""
     async with sessionmaker() as session:
         bind = session.bind
         if bind is not None and bind.dialect.name == "postgresql":
             await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        else:
+            await session.connection(execution_options={READS_ONLY: True})
         yield session
 
 
