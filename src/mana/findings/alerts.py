@@ -154,7 +154,8 @@ def _tool_regressions(
     w: _Windows,
     settings: AlertSettings,
 ) -> list[Firing]:
-    """error_rate and latency_p95, per tool with enough calls on both sides."""
+    """error_rate and latency_p95, per tool with enough calls on both sides (more for the
+    latency rule: a percentile needs more calls than a rate)."""
     out = []
     for tool, now_t in sorted(recent.items()):
         before_t = baseline.get(tool)
@@ -187,7 +188,8 @@ def _tool_regressions(
                 )
             )
         if (
-            now_t.p95_ms >= settings.latency_factor * before_t.p95_ms
+            min(now_t.calls, before_t.calls) >= settings.latency_min_calls
+            and now_t.p95_ms >= settings.latency_factor * before_t.p95_ms
             and now_t.p95_ms - before_t.p95_ms >= settings.latency_min_ms
         ):
             out.append(
