@@ -100,10 +100,8 @@ def _alerts(url: str) -> list[Any]:
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_a_clean_fortnight_alerts_nothing_a_fault_from_day_10_alerts_its_module_and_then_resolves(
-    backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    backend: str, tmp_path: Path
 ) -> None:
-    # Evaluate after every tick (the default debounces 10 s of real time, which is days here).
-    monkeypatch.setenv("MANA_ALERT_DEBOUNCE_SECONDS", "0")
     catalog = load_catalog(small_catalog(tmp_path / "catalog.json"))
     start = datetime.now(UTC).date() - timedelta(days=FAULT_DAYS + 1 + 30)
     fault_start = start + timedelta(days=FAULT_DAY - 1)
