@@ -63,5 +63,9 @@ class AlertSettings(BaseSettings):
     # this many personas recently (a rare ordinary mistake showing up late is not a regression).
     new_cluster_min_count: int = Field(default=5, ge=1)
     new_cluster_min_personas: int = Field(default=3, ge=1)
-    # new_observation: these kinds, on a module that was used in the baseline without them.
+    # new_observation: these kinds, on a module that was used in the baseline without them,
+    # reported by at least this many personas. A product fault shows to everyone who uses the
+    # module; a clean 14-day simulation of the catalog had one hourly persona report
+    # `unexpected_item` on four modules (its own old items, forgotten), and nobody else.
     observation_kinds: list[str] = Field(default=list(SEVERE_OBSERVATION_KINDS))
+    new_observation_min_personas: int = Field(default=2, ge=1)
