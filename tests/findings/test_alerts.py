@@ -13,6 +13,7 @@ from mana.db import transaction
 from mana.findings.alerts import AlertChange, evaluate_alerts
 from mana.findings.models import Alert
 from mana.findings.settings import AlertSettings
+from mana.personas.models import PersonaAction, PersonaObservation
 from tests.findings.history import Fault, History, far_start, write_history
 
 pytestmark = pytest.mark.anyio
@@ -128,3 +129,74 @@ async def test_the_database_allows_one_open_alert_per_rule_and_subject(
     async with transaction(sessionmaker) as session:
         session.add(Alert(status="resolved", **values))  # any number of resolved ones
     assert len(await all_alerts(sessionmaker)) == 3
+
+
+async def _slow_down(sessions: Sessions, history: History, tool: str, by_ms: int) -> None:
+    """Every call of `tool` in the last three days (the recent window at day 13's end) `by_ms`
+    slower."""
+    async with transaction(sessions) as session:
+        await session.execute(
+            sa.update(PersonaAction)
+            .where(
+                PersonaAction.tool_name == tool,
+                PersonaAction.created_at >= history.day_end(13) - timedelta(days=3),
+            )
+            .values(latency_ms=PersonaAction.latency_ms + by_ms)
+        )
+
+
+async def test_latency_noise_of_a_loaded_machine_opens_no_alert_a_slowdown_users_feel_does(
+    sessionmaker: Sessions,
+) -> None:
+    async with transaction(sessionmaker) as session:
+        history = await write_history(session, start=far_start(), days=14, personas=20)
+    # Noise as a clean embedded simulation measured it: p95 more than doubled, +170 ms.
+    await _slow_down(sessionmaker, history, "notes.list", 170)
+    # A regression: +600 ms on every call.
+    await _slow_down(sessionmaker, history, "todo.list", 600)
+
+    changes = await evaluate_days(sessionmaker, history, range(13, 14))
+
+    fired = [(c.alert.rule, c.alert.subject) for c in changes[13]]
+    assert fired == [("latency_p95", "todo.list")], fired
+    alert = changes[13][0].alert
+    noise = settings()
+    assert alert.figures["recentP95Ms"] - alert.figures["baselineP95Ms"] >= noise.latency_min_ms
+    assert min(alert.figures["recentCalls"], alert.figures["baselineCalls"]) >= (
+        noise.latency_min_calls
+    )
+
+
+async def test_a_new_kind_of_observation_alerts_once_a_second_persona_reports_it(
+    sessionmaker: Sessions,
+) -> None:
+    async with transaction(sessionmaker) as session:
+        history = await write_history(session, start=far_start(), days=14)
+
+    async def report(persona: int) -> None:
+        # On day 12, persona n's tick (ticks are written day by day, persona by persona).
+        tick_id = history.tick_ids[12 * len(history.persona_ids) + persona]
+        async with transaction(sessionmaker) as session:
+            session.add(
+                PersonaObservation(
+                    persona_id=history.persona_ids[persona],
+                    tick_id=tick_id,
+                    seq=0,
+                    kind="unexpected_item",
+                    module="notes",
+                    tool_name="notes.list",
+                    evidence="notes.list shows 'lecture 7', which I never created",
+                    created_at=history.day_end(12) - timedelta(hours=12),
+                )
+            )
+
+    await report(0)
+    alone = await evaluate_days(sessionmaker, history, range(12, 13))
+    await report(1)
+    two = await evaluate_days(sessionmaker, history, range(13, 14))
+
+    assert alone[12] == []  # one persona's (perhaps mistaken) memory is not a regression
+    assert [(c.event, c.alert.rule, c.alert.subject) for c in two[13]] == [
+        ("opened", "new_observation", "notes:unexpected_item")
+    ]
+    assert two[13][0].alert.figures["recentPersonas"] == 2

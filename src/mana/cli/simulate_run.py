@@ -40,6 +40,7 @@ from mana.clients.internal import InternalApiError
 from mana.clients.seed import seed_personas
 from mana.clients.spaces import setup_shared_spaces
 from mana.config import Settings
+from mana.findings.settings import AlertSettings
 from mana.kit.server import BackgroundServer
 from mana.mcp.app import create_mcp_app
 from mana.mcp.faults import FaultRulesError, load_rules
@@ -143,7 +144,12 @@ def _embedded_services(
         )
     migrate.upgrade(url)
     with ExitStack() as stack:
-        auth = stack.enter_context(BackgroundServer(create_auth_app(settings)))
+        auth_app = create_auth_app(settings)
+        # Alerts evaluated after every tick, as of its simulated time: the default debounce
+        # (10 s of real time) is a simulated day or more here, so a fault from day 10 would
+        # be alerted on day 11 or 12, and the last evaluation could miss the run's end.
+        auth_app.state.alert_settings = AlertSettings().model_copy(update={"debounce_seconds": 0.0})
+        auth = stack.enter_context(BackgroundServer(auth_app))
         settings = settings.model_copy(update={"auth_url": auth.url})
         # The product on the simulated clock too: "today" in a tool is the persona's day.
         mcp = stack.enter_context(BackgroundServer(create_mcp_app(settings, clock=clock)))

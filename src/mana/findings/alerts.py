@@ -154,7 +154,8 @@ def _tool_regressions(
     w: _Windows,
     settings: AlertSettings,
 ) -> list[Firing]:
-    """error_rate and latency_p95, per tool with enough calls on both sides."""
+    """error_rate and latency_p95, per tool with enough calls on both sides (more for the
+    latency rule: a percentile needs more calls than a rate)."""
     out = []
     for tool, now_t in sorted(recent.items()):
         before_t = baseline.get(tool)
@@ -187,7 +188,8 @@ def _tool_regressions(
                 )
             )
         if (
-            now_t.p95_ms >= settings.latency_factor * before_t.p95_ms
+            min(now_t.calls, before_t.calls) >= settings.latency_min_calls
+            and now_t.p95_ms >= settings.latency_factor * before_t.p95_ms
             and now_t.p95_ms - before_t.p95_ms >= settings.latency_min_ms
         ):
             out.append(
@@ -268,7 +270,8 @@ async def _new_observations(
     settings: AlertSettings,
     persisting: set[tuple[str, str]],
 ) -> list[Firing]:
-    """A severe kind on a module that was in use in the baseline without it."""
+    """A severe kind on a module that was in use in the baseline without it, reported by more
+    than one persona (one persona's mistaken memory is not a regression of the product)."""
     recent = await queries.observation_counts(session, window=w.recent)
     if not recent:
         return []
@@ -277,11 +280,13 @@ async def _new_observations(
     for t in baseline_tools.values():
         used_before[module_of(t.tool)] = used_before.get(module_of(t.tool), 0) + t.calls
     out = []
-    for (module, kind), count in sorted(recent.items()):
+    for (module, kind), seen in sorted(recent.items()):
         persisting.add(("new_observation", f"{module}:{kind}"))
         if kind not in settings.observation_kinds or (module, kind) in baseline:
             continue
         if used_before.get(module, 0) < settings.min_calls:
+            continue
+        if seen.personas < settings.new_observation_min_personas:
             continue
         out.append(
             Firing(
@@ -290,9 +295,15 @@ async def _new_observations(
                 module=module,
                 message=(
                     f"{module}: personas now report '{kind}' "
-                    f"({count}× recently, never in the baseline)"
+                    f"({seen.count}× by {seen.personas} personas recently, never in the baseline)"
                 ),
-                figures={**w.span, "kind": kind, "recentCount": count, "baselineCount": 0},
+                figures={
+                    **w.span,
+                    "kind": kind,
+                    "recentCount": seen.count,
+                    "recentPersonas": seen.personas,
+                    "baselineCount": 0,
+                },
             )
         )
     return out

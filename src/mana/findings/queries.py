@@ -172,15 +172,30 @@ async def rating_counts(session: AsyncSession, *, window: Window) -> dict[str, R
     return out
 
 
+@dataclass(frozen=True)
+class ObservationCount:
+    count: int
+    personas: int
+
+
 async def observation_counts(
     session: AsyncSession, *, window: Window
-) -> dict[tuple[str, str], int]:
+) -> dict[tuple[str, str], ObservationCount]:
+    """Per (module, kind): how many observations, by how many personas."""
     rows = await session.execute(
-        sa.select(PersonaObservation.module, PersonaObservation.kind, sa.func.count())
+        sa.select(
+            PersonaObservation.module,
+            PersonaObservation.kind,
+            sa.func.count(),
+            sa.func.count(sa.distinct(PersonaObservation.persona_id)),
+        )
         .where(in_window(PersonaObservation.created_at, window))
         .group_by(PersonaObservation.module, PersonaObservation.kind)
     )
-    return {(module, kind): int(count) for module, kind, count in rows}
+    return {
+        (module, kind): ObservationCount(int(count), int(personas))
+        for module, kind, count, personas in rows
+    }
 
 
 # --- per tool: calls, errors, latency percentiles -----------------------------------------------
