@@ -252,3 +252,24 @@ def test_llm_brains_are_told_what_was_noticed_when_they_rate() -> None:
     digest = experience_digest(summarize_experience(records, [noticed]))
 
     assert "noticed missing: \"plants 'Fern' (id p1) is not in plants.garden (call 0)\"" in digest
+
+
+def test_an_item_the_memory_let_go_of_is_not_a_strangers() -> None:
+    # Born at the very instant `known_since` marks (the newest item the story dropped): the
+    # persona's own, forgotten — not a stranger's (seen as a false alarm once memory was full).
+    forgotten_at = NOW - timedelta(days=2)
+    story = Story(known_since=forgotten_at)
+    newer = NOW - timedelta(days=1)
+
+    seen = checker(story).run(
+        [
+            call(
+                0,
+                "plants.garden",
+                {"limit": 50},
+                {"items": [plant("own", "Fern", forgotten_at), plant("x9", "Cactus", newer)]},
+            )
+        ]
+    )
+
+    assert {(o.kind, o.item_id) for o in seen} == {("unexpected_item", "x9")}

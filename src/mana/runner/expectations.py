@@ -362,7 +362,9 @@ class Checker:
         stranger = isinstance(author, str) and author != str(self.persona_id)
         born = _instant(created_at(item) or "")
         since = self.story.known_since
-        if stranger or (since is not None and born is not None and born >= since):
+        # Strictly after: `known_since` is the creation time of the newest item the memory let go
+        # of, so an item born at that very instant is one of the persona's own, forgotten.
+        if stranger or (since is not None and born is not None and born > since):
             who = f" by {author}" if stranger else ""
             self.note(
                 Observation(

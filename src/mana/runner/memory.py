@@ -150,8 +150,9 @@ def after_tick(
     kept = [i for i in ordered if i.touched_at >= horizon][:MAX_ITEMS]
     kept_ids = {(i.space_id, i.item_id) for i in kept}
     for dropped in ordered:
-        if (dropped.space_id, dropped.item_id) not in kept_ids and dropped.created_at:
-            known_since = max(known_since, dropped.created_at)
+        if (dropped.space_id, dropped.item_id) not in kept_ids:
+            # Without a creation time, its last touch is a safe upper bound of it.
+            known_since = max(known_since, dropped.created_at or dropped.touched_at)
     days = [d for d in story.days if d.day >= (today - timedelta(days=MEMORY_DAYS)).isoformat()]
     line = day_line(records, observations, toolmap)
     if days and days[-1].day == today.isoformat():
