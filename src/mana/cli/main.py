@@ -31,6 +31,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "What the personas found: trends, clusters, alerts, notes; --fail-on-alert gates CI.",
     ),
     "demo": ("mana.cli.demo", "app", "The whole loop once on the SQLite default, then a report."),
+    "simulate": (
+        "mana.cli.simulate",
+        "app",
+        "Days of persona life in minutes, dated on the simulated days.",
+    ),
 }
 
 

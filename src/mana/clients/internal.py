@@ -12,12 +12,13 @@ import logging
 import random
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import httpx
 
 from mana.budget.schemas import BudgetOut, GrantRequest, UsageReport
-from mana.personas.contract import ClaimOut, DueOut, PersonaProfile
+from mana.personas.contract import ClaimOut, DueOut, PersonaProfile, TickStart
 from mana.runner.types import ActionRecord, ModuleRating, Usage
 
 logger = logging.getLogger(__name__)
@@ -115,13 +116,16 @@ class InternalApi:
         runner_id: str,
         brain: str,
         space_id: uuid.UUID | None,
+        started_at: datetime | None = None,
     ) -> None:
-        body = {
-            "tickId": str(tick_id),
-            "runnerId": runner_id,
-            "brain": brain,
-            "spaceId": str(space_id) if space_id else None,
-        }
+        # `started_at`: a simulated tick, which the server dates on that time.
+        body = TickStart(
+            tick_id=tick_id,
+            runner_id=runner_id,
+            brain=brain,
+            space_id=space_id,
+            started_at=started_at,
+        ).model_dump(mode="json", by_alias=True, exclude_none=True)
         await self._request("POST", f"/{persona_id}/ticks", body)
 
     async def post_actions(

@@ -15,6 +15,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Any
 
 import httpx
@@ -134,9 +136,14 @@ class AlertEvaluator:
         self._last = float("-inf")
         self._pending = False
         self._task: asyncio.Task[None] | None = None
+        # `mana simulate`: the time of the latest finished tick, when it was a simulated one
+        # (dated on its simulated day); the windows are then taken as of that time.
+        self._as_of: datetime | None = None
 
-    async def poke(self) -> None:
-        """Ask for an evaluation soon; returns at once."""
+    async def poke(self, as_of: datetime | None = None) -> None:
+        """Ask for an evaluation soon; returns at once. `as_of`: the finished tick's time
+        when it is not the clock's (a simulated tick); the latest poke decides."""
+        self._as_of = as_of
         if self._task is not None and not self._task.done():
             self._pending = True  # evaluate once more after the running/waiting one
             return
@@ -159,7 +166,8 @@ class AlertEvaluator:
 
     async def evaluate_now(self) -> list[AlertChange]:
         async with transaction(self.sessionmaker) as session:
-            changes = await evaluate_alerts(session, now=self.clock.now(), settings=self.settings)
+            now = self._as_of or self.clock.now()
+            changes = await evaluate_alerts(session, now=now, settings=self.settings)
         self.runs += 1
         self.notifier.submit(changes)  # after the commit: never announce a rolled-back alert
         return changes
@@ -175,13 +183,28 @@ class AlertEvaluator:
             await asyncio.gather(self._task, return_exceptions=True)
 
 
-async def _evaluate_after_response(request: Request, background: BackgroundTasks) -> None:
+@dataclass
+class EvaluationRequest:
+    """What a route tells the evaluation it schedules: `as_of`, a simulated tick's time."""
+
+    as_of: datetime | None = None
+
+
+async def _evaluate_after_response(
+    request: Request, background: BackgroundTasks
+) -> EvaluationRequest:
     evaluator: AlertEvaluator | None = getattr(request.app.state, "alert_evaluator", None)
+    wanted = EvaluationRequest()
     if evaluator is not None:
-        background.add_task(evaluator.poke)
+
+        async def poke() -> None:  # runs after the response: the route has set `as_of`
+            await evaluator.poke(wanted.as_of)
+
+        background.add_task(poke)
+    return wanted
 
 
-EvaluateAlertsAfterResponse = Annotated[None, Depends(_evaluate_after_response)]
+EvaluateAlertsAfterResponse = Annotated[EvaluationRequest, Depends(_evaluate_after_response)]
 """Add to a route's parameters: alert evaluation is scheduled after its response is sent."""
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from email_validator import EmailNotValidError, validate_email
@@ -34,6 +34,9 @@ MAX_ACTIONS_PER_BATCH = 500
 MAX_FEEDBACK_PER_BATCH = 100
 MAX_MODULES_PER_MIX = 50
 MAX_INT32 = 2**31 - 1
+# How far from the server's clock a simulated tick may start (`TickStart.startedAt`, `mana
+# simulate`): a year of history either way; beyond that a date is likelier a mistake than a plan.
+MAX_SIMULATED_OFFSET = timedelta(days=400)
 
 TickCadence = Literal["daily", "weekdays", "hourly"]
 # `unavailable`: a service the tick needs (auth, MCP, database) was unreachable; the tick does
@@ -308,6 +311,9 @@ class TickStart(RequestModel):
     runner_id: RunnerId
     brain: Annotated[Text, Field(min_length=1, max_length=64)]
     space_id: uuid.UUID | None = None
+    # `mana simulate`: the tick happens at this (simulated) time, within 400 days of the
+    # server's clock; all it writes is then dated on that day. Omitted: the server's time.
+    started_at: AwareDatetime | None = None
 
 
 class TickUsage(RequestModel):

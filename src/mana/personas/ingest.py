@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mana.auth.models import SpaceMember
 from mana.kit.errors import Conflict, InvalidInput, NotFound
-from mana.personas.contract import ActionIn, FeedbackIn, TickUsage
+from mana.personas.contract import MAX_SIMULATED_OFFSET, ActionIn, FeedbackIn, TickUsage
 from mana.personas.errors import PersonaNotFound
 from mana.personas.models import (
     NOT_A_DAY_STATUSES,
@@ -62,6 +62,25 @@ def _differences(stored: Mapping[str, Any], given: Mapping[str, Any]) -> list[st
     return [name for name, value in given.items() if stored[name] != value]
 
 
+def _simulated_offset_ms(started_at: datetime, now: datetime) -> int:
+    offset = started_at - now
+    if abs(offset) > MAX_SIMULATED_OFFSET:
+        raise InvalidInput(
+            f"startedAt must be within {MAX_SIMULATED_OFFSET.days} days of the server's time "
+            f"({now.isoformat()})",
+            details=[{"field": "startedAt", "message": "too far from the server's time"}],
+        )
+    return round(offset / timedelta(milliseconds=1))
+
+
+def tick_time(now: datetime, clock_offset_ms: int | None) -> datetime:
+    """When something a tick writes happens on that tick's clock: the server's time for a
+    live tick, shifted onto the simulated day for a tick started with `startedAt`. Every
+    timestamp a tick writes (its finish, actions without a time, feedback, observations, the
+    persona's last activity) goes through here, and so should alert evaluation at its finish."""
+    return now if clock_offset_ms is None else now + timedelta(milliseconds=clock_offset_ms)
+
+
 async def start_tick(
     session: AsyncSession,
     *,
@@ -71,9 +90,15 @@ async def start_tick(
     brain: str,
     space_id: uuid.UUID | None,
     now: datetime,
+    started_at: datetime | None = None,
 ) -> tuple[PersonaTick, bool]:
     """Create a tick row (`running`). The same tick id again returns the stored row
-    (created=False) when it matches, and 409 when it belongs elsewhere or differs."""
+    (created=False) when it matches, and 409 when it belongs elsewhere or differs.
+
+    `started_at` (a simulation's tick time) dates the tick on that time: the offset to `now`
+    is stored, and everything the tick writes later is dated `server time + offset`, i.e. the
+    simulated start plus the real time elapsed since (`tick_time`)."""
+    offset_ms = None if started_at is None else _simulated_offset_ms(started_at, now)
     await _lock_persona(session, persona_id)
     if space_id is not None:
         member = await session.get(SpaceMember, (space_id, persona_id))
@@ -93,7 +118,8 @@ async def start_tick(
             brain=brain,
             space_id=space_id,
             status="running",
-            started_at=now,
+            started_at=now if started_at is None else started_at,
+            clock_offset_ms=offset_ms,
             tool_calls=0,
             errors=0,
         )
@@ -105,10 +131,15 @@ async def start_tick(
     if inserted is None:
         if tick.persona_id != persona_id:
             raise Conflict(f"tick id {tick_id} is already used by another persona")
-        stored = {"runnerId": tick.runner_id, "brain": tick.brain, "spaceId": tick.space_id}
-        differing = _differences(
-            stored, {"runnerId": runner_id, "brain": brain, "spaceId": space_id}
-        )
+        stored: dict[str, Any] = {
+            "runnerId": tick.runner_id,
+            "brain": tick.brain,
+            "spaceId": tick.space_id,
+        }
+        given: dict[str, Any] = {"runnerId": runner_id, "brain": brain, "spaceId": space_id}
+        if started_at is not None:  # a retried simulated start names the same time
+            stored["startedAt"], given["startedAt"] = tick.started_at, started_at
+        differing = _differences(stored, given)
         if differing:
             raise Conflict(
                 f"tick {tick_id} was already started with a different {', '.join(differing)}",
@@ -184,11 +215,17 @@ async def finish_tick(
     tick.summary = summary
     tick.usage = usage_json
     tick.error_message = error_message
+    now = tick_time(now, tick.clock_offset_ms)
     tick.finished_at = now
     if status not in NOT_A_DAY_STATUSES:
+        # Never backwards: a simulated past tick must not make a persona that was active since
+        # look idle (and so due) to a live runner.
         await session.execute(
             sa.update(Persona)
-            .where(Persona.user_id == persona_id)
+            .where(
+                Persona.user_id == persona_id,
+                sa.or_(Persona.last_active_at.is_(None), Persona.last_active_at < now),
+            )
             .values(last_active_at=now)
             .execution_options(synchronize_session=False)
         )
@@ -221,16 +258,16 @@ async def _check_ticks(
     persona_id: uuid.UUID,
     tick_ids: Sequence[uuid.UUID],
     collection: str,
-) -> None:
-    """Every row's tick must be one of this persona's ticks: 404 naming each offending row."""
+) -> dict[uuid.UUID, int | None]:
+    """Every row's tick must be one of this persona's ticks: 404 naming each offending row.
+    Returns each tick's clock offset, to date the rows on their tick's clock (`tick_time`)."""
     wanted = set(tick_ids)
-    owned = set(
-        await session.scalars(
-            sa.select(PersonaTick.id).where(
-                PersonaTick.id.in_(wanted), PersonaTick.persona_id == persona_id
-            )
+    rows = await session.execute(
+        sa.select(PersonaTick.id, PersonaTick.clock_offset_ms).where(
+            PersonaTick.id.in_(wanted), PersonaTick.persona_id == persona_id
         )
     )
+    owned: dict[uuid.UUID, int | None] = dict(rows.tuples().all())
     bad = [
         {"field": f"{collection}[{index}].tickId", "message": "no such tick for this persona"}
         for index, tick_id in enumerate(tick_ids)
@@ -242,6 +279,7 @@ async def _check_ticks(
             f"(first: {bad[0]['field']})",
             details=bad,
         )
+    return owned
 
 
 def _reject_duplicate_keys(keys: Sequence[tuple[Any, ...]], collection: str, key: str) -> None:
@@ -322,7 +360,7 @@ async def record_actions(
     """Store a batch of tool-call audit rows, idempotent on (tick_id, seq)."""
     await _lock_persona(session, persona_id)
     _reject_duplicate_keys([(a.tick_id, a.seq) for a in actions], "actions", "seq")
-    await _check_ticks(
+    offsets = await _check_ticks(
         session, persona_id=persona_id, tick_ids=[a.tick_id for a in actions], collection="actions"
     )
     rows = [
@@ -335,7 +373,7 @@ async def record_actions(
             "result": a.result,
             "error_message": a.error_message,
             "latency_ms": a.latency_ms,
-            "created_at": a.created_at or now,
+            "created_at": a.created_at or tick_time(now, offsets[a.tick_id]),
         }
         for a in actions
     ]
@@ -362,7 +400,7 @@ async def record_feedback(
     """Store a batch of per-module ratings, idempotent on (tick_id, module)."""
     await _lock_persona(session, persona_id)
     _reject_duplicate_keys([(f.tick_id, f.module) for f in feedback], "feedback", "module")
-    await _check_ticks(
+    offsets = await _check_ticks(
         session,
         persona_id=persona_id,
         tick_ids=[f.tick_id for f in feedback],
@@ -375,7 +413,7 @@ async def record_feedback(
             "module": f.module,
             "rating": f.rating,
             "notes": f.notes,
-            "created_at": now,
+            "created_at": tick_time(now, offsets[f.tick_id]),
         }
         for f in feedback
     ]

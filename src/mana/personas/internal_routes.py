@@ -152,6 +152,7 @@ async def start_tick(
         brain=body.brain,
         space_id=body.space_id,
         now=clock.now(),
+        started_at=body.started_at,  # a simulated tick (`mana simulate`), dated on that time
     )
     if not created:
         response.status_code = 200
@@ -166,7 +167,7 @@ async def finish_tick(
     body: TickFinish,
     session: DbSession,
     clock: AppClock,
-    _alerts: EvaluateAlertsAfterResponse,
+    alerts: EvaluateAlertsAfterResponse,
 ) -> TickStateOut:
     """Close the tick, mark the persona active now, release its lease. Idempotent."""
     tick, _changed = await ingest.finish_tick(
@@ -181,6 +182,8 @@ async def finish_tick(
         error_message=body.error_message,
         now=clock.now(),
     )
+    if tick.clock_offset_ms is not None:  # a simulated tick: alerts as of its (simulated) time
+        alerts.as_of = tick.finished_at
     return _tick_out(tick)
 
 

@@ -22,6 +22,7 @@ from mana.auth import service as auth_service
 from mana.auth.models import Space, SpaceMember, User
 from mana.personas.contract import PersonaSpace
 from mana.personas.due import due_condition, due_order
+from mana.personas.ingest import tick_time
 from mana.personas.models import Persona, PersonaAction, PersonaTick
 
 
@@ -205,7 +206,7 @@ async def _abandon(
     for tick in ticks:
         calls, failed = counts.get(tick.id, (0, 0))
         tick.status = "abandoned"
-        tick.finished_at = now
+        tick.finished_at = tick_time(now, tick.clock_offset_ms)
         tick.tool_calls = calls
         tick.errors = failed
         tick.summary = f"{calls} tool calls posted before the tick was abandoned"

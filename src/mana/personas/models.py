@@ -79,6 +79,10 @@ class PersonaTick(Base):
     summary: Mapped[str | None] = mapped_column(sa.Text)
     usage: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     error_message: Mapped[str | None] = mapped_column(sa.Text)
+    # Simulated ticks (`mana simulate`): the tick's start minus the server's clock when it
+    # started. Everything the tick writes is dated at server time + this offset (see
+    # `personas.ingest.tick_time`); NULL for a live tick, dated on the server's clock.
+    clock_offset_ms: Mapped[int | None] = mapped_column(sa.BigInteger)
 
 
 class PersonaAction(Base):

@@ -70,6 +70,9 @@ class TickDeps:
     clock: Clock
     runner_id: str
     timeout_seconds: float
+    # `mana simulate`: `clock` runs on the simulated day and the tick is started at its time,
+    # so the auth service dates everything the tick writes on that day.
+    simulated: bool = False
 
 
 def tick_seed(persona: PersonaProfile, tick_id: uuid.UUID) -> int:
@@ -125,6 +128,7 @@ async def run_tick(
         runner_id=deps.runner_id,
         brain=brain.name,
         space_id=report.space.id if report.space else None,
+        started_at=deps.clock.now() if deps.simulated else None,
     )
     toolbox = None
     cancelled = False

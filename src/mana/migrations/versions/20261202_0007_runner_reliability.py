@@ -3,7 +3,7 @@ a persona's lease (idempotent claims), and an index of running ticks (closed whe
 is gone).
 
 Revision ID: 0007_runner_reliability
-Revises: 0006_limits
+Revises: 0007_tick_clock
 Create Date: 2026-12-02 07:15:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007_runner_reliability"
-down_revision: str | None = "0006_limits"
+down_revision: str | None = "0007_tick_clock"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
