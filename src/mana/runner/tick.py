@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from mana.clients.internal import InternalApi
 from mana.kit.clock import Clock
 from mana.runner.brains.base import Brain, BudgetExceeded, DayContext
+from mana.runner.outages import DESCRIPTIONS, failed_service, one_line
 from mana.runner.recording import checked_ratings, summarize_experience
 from mana.runner.session import LoginFailed, PersonaAuth, mcp_toolbox
 from mana.runner.types import ActionRecord, ModuleRating, PersonaProfile, PersonaSpace, Usage
@@ -41,6 +42,10 @@ class TickReport:
     usage: Usage = field(default_factory=Usage)
     duration_s: float = 0.0
     posted: bool = False
+    # Set when the tick was `unavailable`: which service was unreachable, and the exception
+    # (for the runner's breaker, which logs one traceback per outage; dropped after that).
+    failed_service: str | None = None
+    failure: BaseException | None = None
 
     @property
     def errors(self) -> int:
@@ -159,8 +164,14 @@ async def run_tick(
     except asyncio.CancelledError:
         cancelled = True
     except Exception as exc:  # the per-persona boundary: one persona never stops the others
+        service = failed_service(exc, auth_url=deps.auth.base_url, mcp_url=deps.mcp_url)
         if shut_down():  # our cancellation, disguised as an error by the MCP client
             cancelled = True
+        elif service is not None and not deadline.expired():
+            # Not the persona's day: recorded as such, and the runner's breaker logs it once.
+            report.status = "unavailable"
+            report.error_message = f"{DESCRIPTIONS[service]} unreachable: {one_line(exc)}"
+            report.failed_service, report.failure = service, exc
         else:
             report.status, report.error_message = _failure(exc, deadline, deps.timeout_seconds)
             if report.status == "error" and not isinstance(exc, LoginFailed):
