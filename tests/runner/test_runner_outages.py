@@ -264,3 +264,39 @@ def test_a_database_cut_with_ticks_in_flight_leaves_no_tick_running_and_nothing_
     finally:
         hanging.released.set()
         drop_database(own)
+
+
+def test_a_record_that_never_landed_is_spooled_at_stop_and_sent_on_the_next_start(
+    runner_world: RunnerWorld, tmp_path: Path
+) -> None:
+    persona_id, email = runner_world.create_persona()
+    settings = runner_world.settings(runner_spool_dir=tmp_path / "spool")
+    with auth_proxy(runner_world.auth.url) as (proxy_url, proxy):
+        proxy.fail("POST", "/finish", times=1_000)
+
+        async def stopped_while_retrying() -> None:
+            async with in_process_runner(settings.model_copy(update={"auth_url": proxy_url})) as (
+                runner
+            ):
+                task = asyncio.create_task(runner.tick_by_email([email]))
+                await until(lambda: proxy.count("POST", "/finish") >= 2, "the finish retried")
+                task.cancel()  # Ctrl-C: the runner stops with the finish still out
+                with pytest.raises(asyncio.CancelledError):
+                    await task
+                assert runner.spool is not None and runner.spool.pending() == 1
+
+        asyncio.run(asyncio.wait_for(stopped_while_retrying(), RUN_TIMEOUT_SECONDS))
+
+    (tick,) = runner_world.ticks(persona_id)
+    assert tick.status == "running"
+
+    async def next_start() -> None:
+        async with in_process_runner(settings) as runner:
+            await runner.replay_spool()
+            assert runner.spool is not None and runner.spool.pending() == 0
+
+    asyncio.run(asyncio.wait_for(next_start(), RUN_TIMEOUT_SECONDS))
+    (tick,) = runner_world.ticks(persona_id)
+    assert tick.status == "ok" and tick.tool_calls == len(runner_world.actions(tick.id)) > 0
+    assert runner_world.lease(persona_id) == (None, None)
+    assert not list((tmp_path / "spool").iterdir())

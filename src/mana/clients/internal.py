@@ -156,6 +156,12 @@ class InternalApi:
         )
         try:
             await retrying(self._send, method, path, json)
+        except asyncio.CancelledError:
+            # Cancelled while waiting to retry (a runner's shutdown or Ctrl-C): keep it.
+            if self.spool is not None:
+                self.spool.append(method, path, json)
+                logger.warning("%s %s spooled: cancelled before it landed", method, path)
+            raise
         except Exception as exc:
             if self.spool is None or not _retryable(exc):
                 raise
