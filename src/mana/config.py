@@ -112,6 +112,10 @@ class Settings(BaseSettings):
     runner_lease_seconds: int = Field(default=60, ge=10, le=3600)
     # Tick records that had not landed when the runner stopped; sent again on the next start.
     runner_spool_dir: Path = Path(".mana") / "spool"
+    # A tick posts its audit rows as it goes, every this many calls or seconds (a runner killed
+    # mid-tick loses at most the last batch).
+    runner_action_batch_calls: int = Field(default=20, ge=1, le=500)
+    runner_action_batch_seconds: float = Field(default=5.0, gt=0)
     # Circuit breaker per service: the longest pause between probing ticks during an outage.
     runner_breaker_max_seconds: float = Field(default=60.0, ge=1)
     brain: str = "scripted"

@@ -21,6 +21,7 @@ from mana.runner.brains.base import Brain, BudgetExceeded, DayContext
 from mana.runner.outages import DESCRIPTIONS, failed_service, one_line
 from mana.runner.recording import checked_ratings, summarize_experience
 from mana.runner.session import LoginFailed, PersonaAuth, mcp_toolbox
+from mana.runner.streaming import ActionStream
 from mana.runner.types import ActionRecord, ModuleRating, PersonaProfile, PersonaSpace, Usage
 
 logger = logging.getLogger(__name__)
@@ -42,6 +43,8 @@ class TickReport:
     usage: Usage = field(default_factory=Usage)
     duration_s: float = 0.0
     posted: bool = False
+    # How many of `actions` were posted while the tick ran (the rest go with its finish).
+    actions_posted: int = 0
     # Set when the tick was `unavailable`: which service was unreachable, and the exception
     # (for the runner's breaker, which logs one traceback per outage; dropped after that).
     failed_service: str | None = None
@@ -75,6 +78,9 @@ class TickDeps:
     clock: Clock
     runner_id: str
     timeout_seconds: float
+    # Audit rows go to the server while the tick runs: every this many calls or seconds.
+    action_batch_calls: int = 20
+    action_batch_seconds: float = 5.0
     # `mana simulate`: `clock` runs on the simulated day and the tick is started at its time,
     # so the auth service dates everything the tick writes on that day.
     simulated: bool = False
@@ -136,6 +142,7 @@ async def run_tick(
         started_at=deps.clock.now() if deps.simulated else None,
     )
     toolbox = None
+    stream: ActionStream | None = None
     cancelled = False
     deadline = asyncio.timeout(deps.timeout_seconds)
     try:
@@ -147,6 +154,7 @@ async def run_tick(
                 space_id=report.space.id if report.space else None,
                 clock=deps.clock,
             ) as toolbox:
+                stream = _stream_actions(deps, report, toolbox.records)
                 try:
                     await brain.run_day(day, toolbox)
                 except BudgetExceeded as exc:
@@ -184,6 +192,8 @@ async def run_tick(
         else:
             cancelled = True
     finally:
+        if stream is not None:
+            report.actions_posted = await stream.close()
         if toolbox is not None:
             report.actions = list(toolbox.records)
         report.duration_s = time.perf_counter() - started
@@ -198,6 +208,21 @@ async def run_tick(
     if cancelled:
         raise asyncio.CancelledError
     return report
+
+
+def _stream_actions(
+    deps: TickDeps, report: TickReport, records: list[ActionRecord]
+) -> ActionStream:
+    stream = ActionStream(
+        deps.internal,
+        report.persona.user_id,
+        report.tick_id,
+        lambda: records,
+        every_calls=deps.action_batch_calls,
+        every_seconds=deps.action_batch_seconds,
+    )
+    stream.start()
+    return stream
 
 
 def _cancel_requested() -> bool:
@@ -227,7 +252,9 @@ def _failure(exc: Exception, deadline: asyncio.Timeout, timeout: float) -> tuple
 async def _post(report: TickReport, brain: Brain, deps: TickDeps) -> None:
     persona_id = report.persona.user_id
     try:
-        await deps.internal.post_actions(persona_id, report.tick_id, report.actions)
+        await deps.internal.post_actions(
+            persona_id, report.tick_id, report.actions[report.actions_posted :]
+        )
         await deps.internal.post_feedback(persona_id, report.tick_id, report.ratings)
         await deps.internal.finish_tick(
             persona_id,
