@@ -136,13 +136,10 @@ class Runner:
                     limit=limit,
                     lease_seconds=self.config.lease_seconds,
                 )
-            except Exception as exc:
-                service = self._service_of(exc)
-                if service is None:
-                    self.breakers.release_probe()
-                    raise
-                self.breakers.failure(service, exc, where="claiming due personas")
-                return 0
+            except Exception:
+                # The service loop turns an outage into its breaker; a one-off pass fails.
+                self.breakers.release_probe()
+                raise
             self.breakers.success(AUTH, DATABASE)
             if not personas:
                 self.breakers.release_probe()
@@ -317,7 +314,7 @@ class Runner:
                     if service is None:
                         logger.exception("claiming due personas failed")
                     else:
-                        self.breakers.failure(service, exc, where="starting the loop")
+                        self.breakers.failure(service, exc, where="claiming due personas")
             waiters = {asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())}
             _, pending = await asyncio.wait(
                 waiters, timeout=self.config.interval_seconds, return_when=asyncio.FIRST_COMPLETED
