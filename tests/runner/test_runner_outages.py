@@ -300,3 +300,31 @@ def test_a_record_that_never_landed_is_spooled_at_stop_and_sent_on_the_next_star
     assert tick.status == "ok" and tick.tool_calls == len(runner_world.actions(tick.id)) > 0
     assert runner_world.lease(persona_id) == (None, None)
     assert not list((tmp_path / "spool").iterdir())
+
+
+def test_a_long_tick_keeps_its_short_lease_through_heartbeats(
+    runner_world: RunnerWorld,
+) -> None:
+    hanging = HangingHabitLog()
+    persona_id, email = runner_world.create_persona(module_mix=HABITS_ONLY)
+    with running_mcp_service(runner_world.auth, tools=hanging.tools()) as mcp:
+        settings = runner_world.settings(mcp_url=mcp.endpoint, runner_lease_seconds=10)
+
+        async def run() -> None:
+            async with in_process_runner(settings) as runner:
+                task = asyncio.create_task(runner.tick_by_email([email]))
+                try:
+                    await until(hanging.entered.is_set, "the tick inside the hanging call")
+                    first, holder = await asyncio.to_thread(runner_world.lease, persona_id)
+                    assert holder == runner.runner_id
+                    async with asyncio.timeout(WAIT_SECONDS):  # a renewed lease
+                        while (await asyncio.to_thread(runner_world.lease, persona_id))[0] <= first:  # noqa: ASYNC110
+                            await asyncio.sleep(0.2)
+                finally:
+                    hanging.released.set()
+                (report,), _ = await task
+                assert report.status == "ok"
+
+        asyncio.run(asyncio.wait_for(run(), RUN_TIMEOUT_SECONDS))
+    assert runner_world.tick_statuses(persona_id) == ["ok"]
+    assert runner_world.lease(persona_id) == (None, None)
