@@ -4,8 +4,9 @@ At most `concurrency` ticks are in flight; every interval the loop claims only a
 as there are free slots, so leases are never taken for work that would wait. Claims are leases
 in the auth service's database: several runner processes share the work without overlap.
 
-Leases are short (`lease_seconds`, 60 s by default) and a heartbeat extends them every third of
-that while a tick is in flight, so a runner that dies lets its personas go within one lease.
+Leases are short (`lease_seconds`, 60 s by default) and each tick's heartbeat extends its own
+every third of that (`mana.runner.heartbeat`), so a runner that dies lets its personas go within
+one lease.
 The service loop, at start, sends what an earlier run spooled and takes its own leases back at
 once (`recover`: same runner id). A breaker per service (`mana.runner.outages`) stops starting
 ticks while the auth service, the MCP server or the database is unreachable.
@@ -32,7 +33,7 @@ from pathlib import Path
 from mana.clients.internal import InternalApi
 from mana.runner.brains.base import Brain
 from mana.runner.metrics import RunnerMetrics
-from mana.runner.outages import AUTH, DATABASE, SERVICES, Breakers, failed_service, one_line
+from mana.runner.outages import AUTH, DATABASE, SERVICES, Breakers, failed_service
 from mana.runner.spool import Spool
 from mana.runner.tick import TickDeps, TickReport, run_tick
 from mana.runner.types import PersonaProfile
@@ -67,10 +68,6 @@ class RunnerConfig:
     # Short: a dead runner's personas are free after this; a live tick's heartbeat extends it.
     lease_seconds: int = DEFAULT_LEASE_SECONDS
 
-    @property
-    def heartbeat_seconds(self) -> float:
-        return self.lease_seconds / 3
-
 
 class Runner:
     def __init__(
@@ -99,14 +96,11 @@ class Runner:
         # Only the service, under its stable id: a one-off run must not close a service's ticks.
         self.recover_at_start = recover_at_start
         self.in_flight: set[asyncio.Task[TickReport | None]] = set()
-        # The persona each tick in flight holds a lease on (the heartbeat renews these).
-        self._leased: dict[asyncio.Task[TickReport | None], uuid.UUID] = {}
         # Ticks this runner cancelled on purpose: they finish as "runner shut down".
         self._stopping: set[asyncio.Task[TickReport | None]] = set()
         # Lists that `drain`/`tick_by_email` are filling, and the last few reports.
         self._collectors: list[list[TickReport]] = []
         self.reports: deque[TickReport] = deque(maxlen=RECENT_REPORTS)
-        self._heartbeat: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._pass_lock = asyncio.Lock()
         # Loop liveness for /health: a paused or idle loop still counts its passes.
@@ -155,38 +149,12 @@ class Runner:
     ) -> asyncio.Task[TickReport | None]:
         task = asyncio.create_task(self._run(persona, seed), name=f"tick:{persona.email}")
         self.in_flight.add(task)
-        self._leased[task] = persona.user_id
         self.metrics.in_flight.set(len(self.in_flight))
         task.add_done_callback(self._done)
-        if self._heartbeat is None or self._heartbeat.done():
-            self._heartbeat = asyncio.create_task(self._beat(), name="runner-heartbeat")
         return task
-
-    async def _beat(self) -> None:
-        """Extend the leases of the ticks in flight every third of a lease, while there are
-        any. A lease that could not be renewed is only logged: the tick goes on, and at worst
-        its persona is claimed again and this tick's record arrives late."""
-        while self.in_flight:
-            await asyncio.sleep(self.config.heartbeat_seconds)
-            persona_ids = sorted(set(self._leased.values()))
-            if not persona_ids:
-                continue
-            try:
-                renewed = await self.internal.renew_leases(
-                    runner_id=self.runner_id,
-                    persona_ids=persona_ids,
-                    lease_seconds=self.config.lease_seconds,
-                )
-            except Exception as exc:  # the breakers hear of it from the ticks and claims
-                logger.warning("lease heartbeat failed: %s", one_line(exc))
-                continue
-            lost = set(persona_ids) - set(renewed)
-            if lost:
-                logger.warning("%d lease(s) lost while their ticks were running", len(lost))
 
     def _done(self, task: asyncio.Task[TickReport | None]) -> None:
         self.in_flight.discard(task)
-        self._leased.pop(task, None)
         self._stopping.discard(task)
         self.metrics.in_flight.set(len(self.in_flight))
         self._wake.set()  # a slot is free: claim again without waiting for the interval
@@ -346,13 +314,6 @@ class Runner:
         """Stop claiming; give in-flight ticks a grace period, then cancel them. A cancelled tick
         still posts what it did and finishes as an error, which releases its lease. A record
         that cannot land any more goes to the spool."""
-        try:
-            await self._shutdown()
-        finally:
-            if self._heartbeat is not None:
-                self._heartbeat.cancel()
-
-    async def _shutdown(self) -> None:
         if not self.in_flight:
             self.internal.stopping.set()
             return

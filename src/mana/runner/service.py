@@ -104,6 +104,7 @@ async def build_runner(
             clock=clock or Clock(),
             runner_id=runner_id,
             timeout_seconds=settings.tick_timeout_seconds,
+            lease_seconds=settings.runner_lease_seconds,
             action_batch_calls=settings.runner_action_batch_calls,
             action_batch_seconds=settings.runner_action_batch_seconds,
         )

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from mana.clients.internal import InternalApi
 from mana.kit.clock import Clock
 from mana.runner.brains.base import Brain, BudgetExceeded, DayContext
+from mana.runner.heartbeat import Heartbeat
 from mana.runner.outages import DESCRIPTIONS, failed_service, one_line
 from mana.runner.recording import checked_ratings, summarize_experience
 from mana.runner.session import LoginFailed, PersonaAuth, mcp_toolbox
@@ -78,6 +79,8 @@ class TickDeps:
     clock: Clock
     runner_id: str
     timeout_seconds: float
+    # The persona's lease, renewed by the tick's heartbeat every third of it.
+    lease_seconds: int = 60
     # Audit rows go to the server while the tick runs: every this many calls or seconds.
     action_batch_calls: int = 20
     action_batch_seconds: float = 5.0
@@ -141,6 +144,12 @@ async def run_tick(
         space_id=report.space.id if report.space else None,
         started_at=deps.clock.now() if deps.simulated else None,
     )
+    heartbeat = Heartbeat(
+        deps.internal,
+        runner_id=deps.runner_id,
+        persona_id=persona.user_id,
+        lease_seconds=deps.lease_seconds,
+    )
     toolbox = None
     stream: ActionStream | None = None
     cancelled = False
@@ -203,6 +212,7 @@ async def run_tick(
         report.status = "error"
         report.error_message = "runner shut down during the tick"
     await _post(report, brain, deps)
+    await heartbeat.stop()
     if observe is not None:
         observe(report)
     if cancelled:
