@@ -16,7 +16,7 @@ logs every persona in once, later ticks refresh their session instead (no passwo
    (a round that runs out of time cancels its in-flight ticks; only finished ok ticks count).
 
 2. Overhead per tool call. Three times: 10 due personas ticked by the runner (concurrency 2),
-   every call it made captured; then the same calls replayed by a bare MCP client — one session
+   every call its ticks made (the brain's and the checks' reads, from the tick's records); then the same calls replayed by a bare MCP client — one session
    per persona with the persona's token and space, the same concurrency, tokens fetched before
    the clock starts. Per call: wall time, client CPU, server CPU (auth, MCP). The runner's extra
    is the brain, recording, the session refresh, claim/start/finish and posting the audit rows.
@@ -30,7 +30,6 @@ import argparse
 import asyncio
 import contextlib
 import itertools
-import json
 import logging
 import multiprocessing
 import os
@@ -59,14 +58,14 @@ from mana.db import create_engine, create_sessionmaker, transaction
 from mana.kit.server import free_port, uvicorn_config
 from mana.mcp.app import create_mcp_app
 from mana.personas.catalog import load_catalog
+from mana.personas.contract import PersonaUpsert
 from mana.personas.models import Persona
 from mana.personas.password import derive_persona_password
-from mana.runner.brains.base import DayContext, Experience, ToolBox, ToolOutcome
 from mana.runner.brains.scripted import ScriptedBrain
 from mana.runner.loop import Runner
 from mana.runner.service import build_runner
 from mana.runner.tick import TickReport
-from mana.runner.types import PersonaProfile, RatingOutcome, ToolInfo
+from mana.runner.types import PersonaProfile
 
 SERVICE_KEY = "bench-service-key-0123456789"
 SEED_SECRET = "bench-persona-seed-secret"
@@ -196,15 +195,15 @@ async def create_personas(world: World, count: int) -> None:
             profile = next(profiles)
             email = f"bench.{n:04d}.{uuid.uuid4().hex[:6]}@mana.test"
             await client.upsert_persona(
-                {
-                    "email": email,
-                    "name": profile.name,
-                    "password": derive_persona_password(email, SEED_SECRET),
-                    "archetype": profile.archetype,
-                    "systemPrompt": profile.system_prompt,
-                    "moduleMix": dict(profile.module_mix),
-                    "tickCadence": "daily",
-                }
+                PersonaUpsert(
+                    email=email,
+                    name=profile.name,
+                    password=derive_persona_password(email, SEED_SECRET),
+                    archetype=profile.archetype,
+                    system_prompt=profile.system_prompt,
+                    module_mix=dict(profile.module_mix),
+                    tick_cadence="daily",
+                )
             )
             return email
 
@@ -317,36 +316,6 @@ async def tick_rounds(
     return rows
 
 
-class CapturingBrain:
-    """The scripted brain, remembering every call it makes per persona (for the replay)."""
-
-    name = "scripted"
-
-    def __init__(self) -> None:
-        self.inner = ScriptedBrain()
-        self.calls: dict[str, list[tuple[str, dict[str, Any]]]] = {}
-
-    async def run_day(self, day: DayContext, toolbox: ToolBox) -> None:
-        calls = self.calls.setdefault(day.persona.email, [])
-
-        class Capture:
-            @property
-            def tools(self) -> list[ToolInfo]:
-                return toolbox.tools
-
-            async def call(self, name: str, arguments: dict[str, Any]) -> ToolOutcome:
-                calls.append((name, json.loads(json.dumps(arguments))))
-                return await toolbox.call(name, arguments)
-
-        await self.inner.run_day(day, Capture())
-
-    async def rate(self, day: DayContext, experience: Experience) -> RatingOutcome:
-        return await self.inner.rate(day, experience)
-
-    async def aclose(self) -> None:
-        return None
-
-
 @dataclass
 class OverheadRow:
     backend: str
@@ -403,7 +372,7 @@ async def replay(
 async def overhead_rounds(world: World, runner: Runner) -> list[OverheadRow]:
     runner_rows, direct_rows = [], []
     for n in range(OVERHEAD_PASSES):
-        brain = CapturingBrain()
+        brain = ScriptedBrain()
         runner.brain_factory = lambda brain=brain: brain  # type: ignore[misc]
         start = n * OVERHEAD_PERSONAS
         await make_due(world, world.emails[start : start + OVERHEAD_PERSONAS])
@@ -412,7 +381,11 @@ async def overhead_rounds(world: World, runner: Runner) -> list[OverheadRow]:
             reports = await drain_round(runner, 600)
         calls = sum(len(r.actions) for r in reports)
         runner_rows.append(OverheadRow(world.backend, "runner (scripted)", calls, sample[0]))
-        direct_rows.append(await replay(world, reports, brain.calls))
+        # Every call the tick made (the brain's and the checks' reads), as it made them.
+        made = {
+            r.persona.email: [(a.tool_name, a.arguments or {}) for a in r.actions] for r in reports
+        }
+        direct_rows.append(await replay(world, reports, made))
     return [combine(runner_rows), combine(direct_rows)]
 
 

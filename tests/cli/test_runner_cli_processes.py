@@ -248,6 +248,7 @@ def test_sigterm_mid_tick_finishes_the_tick_releases_the_lease_and_exits_0(
     (tick,) = world.ticks(caught.persona_id)
     assert (tick.status, tick.error_message) == ("error", "runner shut down during the tick")
     assert [(a.tool_name, a.result) for a in world.actions(tick.id)] == [
+        ("habits.list", "ok"),  # the tick's look back at what the persona remembers
         ("habits.list", "ok"),
         ("habits.create", "ok"),
         ("habits.log", "error"),

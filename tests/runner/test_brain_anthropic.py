@@ -27,13 +27,14 @@ from mana.runner.brains.llm_common import (
 from mana.runner.recording import checked_ratings, summarize_experience
 from tests.runner.fakes.days import PERSONA_PROMPT, llm_settings, make_day
 from tests.runner.fakes.llm_servers import (
+    COUNT,
     FakeAnthropic,
     anthropic_error,
     anthropic_message,
     text_block,
     tool_use_block,
 )
-from tests.runner.fakes.toolbox import FakeToolBox
+from tests.runner.fakes.toolbox import TODO_CREATE, FakeToolBox, product_tools
 
 pytestmark = pytest.mark.anyio
 
@@ -112,7 +113,8 @@ async def test_the_system_prompt_carries_persona_date_space_and_instruction(
     async with brain_for(api) as brain:
         await brain.run_day(make_day(), FakeToolBox())
     body = api.requests[0].body
-    system = body["system"]
+    [block] = body["system"]
+    system = block["text"]
     assert system.startswith(PERSONA_PROMPT)
     assert "Wednesday, 2025-05-14" in system
     assert 'personal space "Mia"' in system
@@ -121,7 +123,13 @@ async def test_the_system_prompt_carries_persona_date_space_and_instruction(
     assert body["messages"] == [
         {
             "role": "user",
-            "content": "It is Wednesday, 2025-05-14. Open the app and go about your day.",
+            "content": [
+                {
+                    "type": "text",
+                    "text": "It is Wednesday, 2025-05-14. Open the app and go about your day.",
+                    "cache_control": {"type": "ephemeral"},
+                }
+            ],
         }
     ]
 
@@ -155,6 +163,7 @@ async def test_a_failing_tool_goes_back_to_the_model_as_an_error_result(api: Fak
         "tool_use_id": "toolu_bad",
         "content": "ERROR: title: field required",
         "is_error": True,
+        "cache_control": {"type": "ephemeral"},  # the newest block: the moving breakpoint
     }
     assert toolbox.records[0].error_message == "title: field required"
 
@@ -492,3 +501,126 @@ async def test_concurrent_ticks_cannot_pass_the_daily_budget_together(api: FakeA
         assert len(api.requests) == 1
         # Settled at its real (tiny) cost, the reservation is free again.
         assert brain.daily_spend.committed() == pytest.approx(first.usage.cost_usd)
+
+
+def breakpoints(body: dict[str, Any]) -> list[str]:
+    """Where a request marks cache breakpoints, in the order the API reads the prompt."""
+    marked = [f"tool {t['name']}" for t in body.get("tools", []) if "cache_control" in t]
+    system = body["system"]
+    if isinstance(system, list):
+        marked += ["system" for block in system if "cache_control" in block]
+    for index, message in enumerate(body["messages"]):
+        if isinstance(message["content"], list):
+            marked += [
+                f"message {index}" for block in message["content"] if "cache_control" in block
+            ]
+    return marked
+
+
+async def test_a_day_marks_the_tool_list_the_system_prompt_and_the_newest_message_for_caching(
+    api: FakeAnthropic,
+) -> None:
+    api.script(
+        anthropic_message(tool_use_block("todo__list", {})),
+        anthropic_message(tool_use_block("mood__log", {"score": 3})),
+        anthropic_message(text_block("fertig")),
+    )
+    async with brain_for(api) as brain:
+        await brain.run_day(make_day(), FakeToolBox())
+    # Tools in one order (sorted), the last one marked; the breakpoint moves with the newest
+    # message and never piles up in the transcript (at most four per request).
+    assert [b for r in api.requests for b in breakpoints(r.body)] == [
+        *("tool todo__list", "system", "message 0"),
+        *("tool todo__list", "system", "message 2"),
+        *("tool todo__list", "system", "message 4"),
+    ]
+    assert [t["name"] for t in api.requests[0].body["tools"]] == [
+        "mood__log",
+        "todo__create",
+        "todo__list",
+    ]
+
+
+async def test_a_later_turn_reads_the_cached_prefix_and_pays_cache_prices_for_it(
+    api: FakeAnthropic,
+) -> None:
+    api.script(
+        anthropic_message(tool_use_block("todo__list", {}), input_tokens=COUNT),
+        anthropic_message(text_block("ok"), input_tokens=COUNT),
+    )
+    day = make_day()
+    async with brain_for(api) as brain:
+        await brain.run_day(day, FakeToolBox(product_tools()))
+        assert brain.daily_spend.spent == pytest.approx(day.usage.cost_usd)
+    usage = day.usage
+    # Turn 1 writes tools + system + opening; turn 2 reads all of it and writes only the
+    # newest exchange: far less than re-sending the prompt twice at the plain input price.
+    assert usage.cache_write_tokens > 1024
+    assert usage.cache_read_tokens > 1024
+    assert usage.cache_read_tokens + usage.cache_write_tokens <= usage.input_tokens
+    plain = usage.input_tokens - usage.cache_write_tokens - usage.cache_read_tokens
+    expected = (
+        plain * 3.0 + usage.cache_write_tokens * 3.75 + usage.cache_read_tokens * 0.3
+    ) + usage.output_tokens * 15.0
+    assert usage.cost_usd == pytest.approx(expected / 1_000_000)
+    assert usage.cost_usd < (usage.input_tokens * 3.0 + usage.output_tokens * 15.0) / 1_000_000
+    wire = usage.wire()
+    assert wire["cacheWriteTokens"] == usage.cache_write_tokens
+    assert wire["cacheReadTokens"] == usage.cache_read_tokens
+    assert wire["inputTokens"] == usage.input_tokens
+
+
+async def test_reported_cache_writes_and_reads_are_counted_as_input_at_their_own_prices(
+    api: FakeAnthropic,
+) -> None:
+    api.script(
+        anthropic_message(
+            text_block("ok"),
+            input_tokens=100,
+            cache_creation_input_tokens=2_000,
+            cache_read_input_tokens=5_000,
+            output_tokens=50,
+        )
+    )
+    day = make_day()
+    async with brain_for(api) as brain:
+        await brain.run_day(day, FakeToolBox())
+    assert (day.usage.input_tokens, day.usage.cache_write_tokens) == (7_100, 2_000)
+    assert day.usage.cache_read_tokens == 5_000
+    # $3/M plain input, 1.25x for a cache write, 0.1x for a cache read, $15/M output.
+    assert day.usage.cost_usd == pytest.approx(
+        (100 * 3.0 + 2_000 * 3.75 + 5_000 * 0.3 + 50 * 15.0) / 1_000_000
+    )
+
+
+async def test_a_changed_tool_list_misses_the_cache_instead_of_reading_a_stale_prefix(
+    api: FakeAnthropic,
+) -> None:
+    tools = product_tools()
+    changed = [
+        *tools[:-1],
+        dataclasses.replace(tools[-1], description=tools[-1].description + " Now with tags."),
+    ]
+    async with brain_for(api) as brain:
+        first, same, other = make_day(), make_day(), make_day()
+        for day, offered in ((first, tools), (same, tools), (other, changed)):
+            api.script(anthropic_message(text_block("ok"), input_tokens=COUNT))
+            await brain.run_day(day, FakeToolBox(offered))
+    assert first.usage.cache_read_tokens == 0
+    # The same day again reads its whole prompt; a changed tool schema is a new prefix.
+    assert same.usage.cache_read_tokens == same.usage.input_tokens
+    assert other.usage.cache_read_tokens == 0
+    assert other.usage.cache_write_tokens == other.usage.input_tokens
+
+
+async def test_a_rating_call_sets_no_breakpoint(api: FakeAnthropic) -> None:
+    toolbox = FakeToolBox([TODO_CREATE])
+    await toolbox.call("todo.create", {"title": "x"})
+    api.script(
+        anthropic_message(
+            text_block('{"ratings": [{"module": "todo", "rating": 4, "notes": "ok"}]}')
+        )
+    )
+    async with brain_for(api) as brain:
+        await brain.rate(make_day(), summarize_experience(toolbox.records))
+    assert breakpoints(api.requests[0].body) == []

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from mana.kit.clock import FrozenClock
+from mana.personas.contract import TickFinish
 from mana.runner.brains.llm_common import (
     API_TOOL_NAME,
     MAX_TOOL_RESULT_CHARS,
@@ -22,6 +23,7 @@ from mana.runner.brains.llm_common import (
     retry_after_seconds,
     tool_result_text,
 )
+from mana.runner.types import Usage
 
 
 def test_mcp_names_map_to_api_names_and_back() -> None:
@@ -180,3 +182,27 @@ def test_daily_spend_counts_reservations_and_starts_over_each_utc_day() -> None:
 
 def test_cost_is_priced_per_million_tokens() -> None:
     assert Prices(3.0, 15.0).cost(1_000_000, 100_000) == pytest.approx(4.5)
+
+
+def test_the_auth_service_accepts_the_usage_a_caching_tick_posts_and_an_old_one_is_unchanged() -> (
+    None
+):
+    cached = Usage(
+        input_tokens=7_100,
+        output_tokens=50,
+        cost_usd=0.01,
+        calls=1,
+        cache_write_tokens=2_000,
+        cache_read_tokens=5_000,
+    )
+    finish = TickFinish.model_validate({"status": "ok", "usage": cached.wire()})
+    assert finish.usage is not None
+    assert (finish.usage.cache_write_tokens, finish.usage.cache_read_tokens) == (2_000, 5_000)
+    # Without prompt caching the body is what it was before the cache fields existed.
+    assert set(Usage(input_tokens=10, output_tokens=5, calls=1).wire()) == {
+        "inputTokens",
+        "outputTokens",
+        "tokens",
+        "costUsd",
+        "modelCalls",
+    }

@@ -19,12 +19,13 @@ from mana.runner.brains.openai_brain import LOCAL_SERVER_API_KEY, OpenAIBrain
 from mana.runner.recording import summarize_experience
 from tests.runner.fakes.days import PERSONA_PROMPT, llm_settings, make_day
 from tests.runner.fakes.llm_servers import (
+    COUNT,
     FakeOpenAI,
     function_call,
     openai_completion,
     openai_error,
 )
-from tests.runner.fakes.toolbox import FakeToolBox
+from tests.runner.fakes.toolbox import FakeToolBox, product_tools
 
 pytestmark = pytest.mark.anyio
 
@@ -255,3 +256,41 @@ async def test_ratings_are_read_from_a_plain_json_answer(api: FakeOpenAI) -> Non
 def test_without_key_or_local_server_the_brain_is_refused_when_built() -> None:
     with pytest.raises(BrainConfigError, match="OPENAI_API_KEY"):
         OpenAIBrain(llm_settings(openai_api_key=None, openai_base_url=None))
+
+
+async def test_reported_cached_tokens_are_part_of_the_input_and_priced_as_cache_reads(
+    api: FakeOpenAI,
+) -> None:
+    api.script(openai_completion("ok", prompt_tokens=3_000, cached_tokens=2_048))
+    day = make_day()
+    async with brain_for(api) as brain:
+        await brain.run_day(day, FakeToolBox())
+    assert day.usage.input_tokens == 3_000
+    assert day.usage.cache_read_tokens == 2_048
+    assert day.usage.cache_write_tokens == 0
+    # $0.25/M plain input, a tenth of it for cached input, $2/M output.
+    assert day.usage.cost_usd == pytest.approx((952 * 0.25 + 2_048 * 0.025 + 30 * 2.0) / 1e6)
+    assert day.usage.wire()["cacheReadTokens"] == 2_048
+    assert "cacheWriteTokens" not in day.usage.wire()
+
+
+async def test_every_turn_repeats_the_previous_prompt_as_its_prefix_so_it_is_cached(
+    api: FakeOpenAI,
+) -> None:
+    api.script(
+        openai_completion(tool_calls=[function_call("todo__list", {})], prompt_tokens=COUNT),
+        openai_completion("fertig", prompt_tokens=COUNT),
+    )
+    toolbox = FakeToolBox(list(reversed(product_tools())))
+    day = make_day()
+    async with brain_for(api) as brain:
+        await brain.run_day(day, toolbox)
+    first, second = (r.body for r in api.requests)
+    names = [t["function"]["name"] for t in first["tools"]]
+    assert names == sorted(names)  # one order, whatever order the server listed them in
+    assert second["tools"] == first["tools"]
+    assert second["messages"][: len(first["messages"])] == first["messages"]
+    # The whole first prompt (tools, system, opening) is read from the cache on turn 2.
+    assert day.usage.cache_read_tokens >= 1024
+    assert day.usage.cache_read_tokens % 128 == 0
+    assert day.usage.cache_read_tokens < day.usage.input_tokens

@@ -16,9 +16,12 @@ import pytest
 
 from mana.kit.clock import Clock
 from mana.personas.catalog import load_catalog
+from mana.personas.contract import Story
 from mana.runner.brains.base import DayContext, ToolOutcome
 from mana.runner.brains.scripted import ScriptedBrain
+from mana.runner.expectations import Checker
 from mana.runner.recording import RecordingToolBox, summarize_experience
+from mana.runner.toolmap import ToolMap
 from mana.runner.types import ActionRecord, PersonaProfile, PersonaSpace, RatingOutcome, ToolInfo
 from mana.tools.registry import exposed_tools
 
@@ -27,7 +30,13 @@ pytestmark = pytest.mark.anyio
 CATALOG = load_catalog()
 TODAY = date(2025, 5, 14)
 TOOLS = [
-    ToolInfo(name=s.name, description=s.description, input_schema=s.input_schema)
+    ToolInfo(
+        name=s.name,
+        description=s.description,
+        input_schema=s.input_schema,
+        output_schema=s.output_schema,
+        read_only=s.policy == "read",
+    )
     for s in exposed_tools().values()
 ]
 
@@ -36,11 +45,18 @@ class ProductDouble:
     """A tiny deterministic stand-in for the product: ids count up, lists show what was
     created, and the mistakes a newbie makes are refused the way the real tools refuse them."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, vague: bool = False) -> None:
         self.rows: dict[str, list[dict[str, Any]]] = {}
         self._ids = itertools.count(1)
+        self.vague = vague
 
     def call(self, name: str, args: dict[str, Any]) -> tuple[bool, Any]:
+        failed, answer = self._answer(name, args)
+        if failed and self.vague:
+            return True, "invalid input"
+        return failed, answer
+
+    def _answer(self, name: str, args: dict[str, Any]) -> tuple[bool, Any]:
         module, verb = name.split(".")
         rows = self.rows.setdefault(module, [])
         if verb in ("list", "search", "recent"):
@@ -74,8 +90,8 @@ class ProductDouble:
 class Recorder:
     """The real RecordingToolBox over the double, plus the raw (name, arguments) of each call."""
 
-    def __init__(self) -> None:
-        self.product = ProductDouble()
+    def __init__(self, *, vague: bool = False) -> None:
+        self.product = ProductDouble(vague=vague)
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.box = RecordingToolBox(TOOLS, self._raw, Clock())
 
@@ -111,16 +127,24 @@ def profile(email: str, *, space_type: str = "personal") -> PersonaProfile:
 
 
 async def play(
-    email: str, seed: int, *, space_type: str = "personal"
+    email: str, seed: int, *, space_type: str = "personal", vague: bool = False
 ) -> tuple[Recorder, RatingOutcome]:
     persona = profile(email, space_type=space_type)
     day = DayContext(
         persona=persona, space=persona.spaces[0], today=TODAY, seed=seed, rng=random.Random(seed)
     )
     brain = ScriptedBrain(CATALOG)
-    recorder = Recorder()
+    recorder = Recorder(vague=vague)
     await brain.run_day(day, recorder)
-    return recorder, await brain.rate(day, summarize_experience(recorder.records))
+    checker = Checker(
+        ToolMap.of(TOOLS),
+        story=Story(),
+        space_id=day.space.id,
+        personal=space_type == "personal",
+        persona_id=persona.user_id,
+    )
+    observations = checker.run(recorder.records)
+    return recorder, await brain.rate(day, summarize_experience(recorder.records, observations))
 
 
 @pytest.mark.parametrize("email", [p.email for p in CATALOG.personas])
@@ -178,23 +202,33 @@ async def test_an_overwhelmed_newbie_makes_mistakes_the_product_refuses() -> Non
         assert all(r.result == "ok" for r in recorder.records)
 
 
-async def test_ratings_cover_exactly_the_modules_used_and_follow_what_happened() -> None:
+async def test_a_clear_refusal_of_the_personas_own_mistake_costs_nothing() -> None:
     for seed in range(8):
         recorder, outcome = await play("persona.doris@mana.test", seed)
         used = {r.module for r in recorder.records}
         assert outcome.problem is None
         assert {r.module for r in outcome.ratings} == used
+        # The double refuses each blunder naming the field and the rule: nothing to complain
+        # about, and no note invents a problem.
+        assert all(r.rating == 5 for r in outcome.ratings), outcome.ratings
+
+
+async def test_a_vague_refusal_costs_a_point_and_the_note_names_the_call() -> None:
+    complained = 0
+    for seed in range(8):
+        recorder, outcome = await play("persona.doris@mana.test", seed, vague=True)
         for rating in outcome.ratings:
-            assert 1 <= rating.rating <= 5
-            errors = [
-                r.error_message
-                for r in recorder.records
-                if r.module == rating.module and r.result == "error"
+            refused = [
+                r for r in recorder.records if r.module == rating.module and r.result == "error"
             ]
-            if errors:
-                assert rating.rating < 5
-                # The note says what went wrong, quoting the product's own words.
-                assert errors[-1].split("\n")[0][:40] in rating.notes
+            if not refused:
+                assert rating.rating == 5
+                continue
+            complained += 1
+            assert rating.rating == 4
+            assert f"{refused[0].tool_name}, call {refused[0].seq}" in rating.notes
+            assert "invalid input" in rating.notes
+    assert complained, "eight days without a single blunder"
 
 
 async def test_notes_are_written_in_the_personas_language_and_style() -> None:

@@ -80,8 +80,16 @@ def test_one_personas_failure_never_stops_the_others(runner_world: RunnerWorld) 
     (tick,) = runner_world.ticks(crashing_id)
     assert tick.status == "error"
     assert tick.error_message == "RuntimeError: brain fell over"
-    assert [a.tool_name for a in runner_world.actions(tick.id)] == ["mood.recent", "mood.log"]
+    # The tick's look back at the persona's modules first, then the brain's calls.
+    assert [a.tool_name for a in runner_world.actions(tick.id)] == [
+        "mood.recent",
+        "mood.recent",
+        "mood.log",
+    ]
     assert len(runner_world.rows_created_by("app.mood_entries", crashing_id)) == 1
+    # Its memory holds what happened before the crash, written once at the end of the tick.
+    story = runner_world.api.detail(crashing_id)["story"]
+    assert [(i["module"], i["tool"]) for i in story["items"]] == [("mood", "mood.log")]
     assert runner_world.lease(crashing_id) == (None, None)
     # The third persona had an ordinary day.
     assert runner_world.tick_statuses(fine_id) == ["ok"]
@@ -231,6 +239,7 @@ def test_a_tool_that_hangs_ends_the_tick_as_timeout_keeping_the_calls_made_befor
     assert (tick.status, tick.error_message) == ("timeout", report.error_message)
     stored = runner_world.actions(tick.id)
     assert [(a.tool_name, a.result) for a in stored] == [
+        ("habits.list", "ok"),  # the tick's look back
         ("habits.list", "ok"),
         ("habits.create", "ok"),
         ("habits.log", "error"),
@@ -269,6 +278,7 @@ def test_a_runner_stopped_mid_tick_finishes_the_tick_and_releases_the_lease(
     (tick,) = runner_world.ticks(persona_id)
     assert (tick.status, tick.error_message) == ("error", "runner shut down during the tick")
     assert [(a.tool_name, a.result) for a in runner_world.actions(tick.id)] == [
+        ("habits.list", "ok"),  # the tick's look back
         ("habits.list", "ok"),
         ("habits.create", "ok"),
         ("habits.log", "error"),
@@ -314,7 +324,7 @@ def test_cancelling_a_pass_winds_its_ticks_down_and_records_them(
     asyncio.run(run())
     (tick,) = runner_world.ticks(persona_id)
     assert (tick.status, tick.error_message) == ("error", "runner shut down during the tick")
-    assert len(runner_world.actions(tick.id)) == 3
+    assert len(runner_world.actions(tick.id)) == 4  # the look back, then three calls of the brain
     assert runner_world.lease(persona_id) == (None, None)
 
 
@@ -365,5 +375,5 @@ def test_a_shutdown_disguised_as_an_error_by_a_library_is_still_recorded_as_a_sh
     asyncio.run(run())
     (tick,) = runner_world.ticks(persona_id)
     assert (tick.status, tick.error_message) == ("error", "runner shut down during the tick")
-    assert [a.tool_name for a in runner_world.actions(tick.id)] == ["mood.recent"]
+    assert [a.tool_name for a in runner_world.actions(tick.id)] == ["mood.recent", "mood.recent"]
     assert runner_world.lease(persona_id) == (None, None)

@@ -27,6 +27,8 @@ from mana.kit.outage import install_database_outage_handling, watch_engine
 from mana.kit.ratelimit import SharedLimiter, parse_networks, shared_storage
 from mana.personas.admin_routes import router as admin_personas_router
 from mana.personas.internal_routes import router as internal_personas_router
+from mana.personas.memory_routes import admin_router as admin_memory_router
+from mana.personas.memory_routes import internal_router as internal_memory_router
 from mana.personas.tick_routes import router as admin_ticks_router
 from mana.spaces.routes import router as spaces_router
 
@@ -92,6 +94,8 @@ def create_auth_app(settings: Settings, *, clock: Clock | None = None) -> FastAP
     app.include_router(llm_budget_router)
     app.include_router(internal_personas_router)
     app.include_router(admin_ticks_router)
+    app.include_router(admin_memory_router)
+    app.include_router(internal_memory_router)
     app.include_router(findings_router)
     document_common_statuses(app)
     # Added last, so it is the outermost layer: an oversized body is refused before anything

@@ -1,8 +1,8 @@
 """`mana demo`: the whole loop on the embedded SQLite default, no API keys.
 
 migrate → start the auth and MCP services → create an admin → seed the catalog (and its shared
-spaces, through invitations) → one tick of every persona with the scripted brain → a report
-read back through the admin API → stop (or keep serving with --serve).
+spaces, through invitations) → one tick of every persona with the scripted brain → a report and the findings (`mana
+findings`) read back through the admin API → stop (or keep serving with --serve).
 """
 
 from __future__ import annotations
@@ -19,12 +19,15 @@ from mana import migrate
 from mana.auth import service as auth_service
 from mana.auth.app import create_auth_app
 from mana.cli.common import console, fail, load_settings
+from mana.cli.findings import print_overview
 from mana.clients.admin import AdminClient, ClientError
+from mana.clients.findings import FindingsClient, FindingsClientError
 from mana.clients.seed import seed_personas
 from mana.clients.spaces import setup_shared_spaces
 from mana.config import ProductionConfigError, Settings
 from mana.dashboard.app import create_dashboard_app
 from mana.db import create_engine, create_sessionmaker, transaction
+from mana.findings.schemas import FindingsOverviewOut
 from mana.kit.clock import Clock
 from mana.kit.server import BackgroundServer
 from mana.mcp.app import create_mcp_app
@@ -35,6 +38,8 @@ from mana.runner.tick import TickReport
 DEMO_ADMIN_EMAIL = "demo.admin@example.com"
 DEMO_ADMIN_PASSWORD = "demo-admin-password-2026"
 DEMO_CONCURRENCY = 4
+# The findings report after the run covers the last week (more history with `mana simulate`).
+DEMO_FINDINGS_DAYS = 7
 
 
 async def ensure_admin(settings: Settings) -> None:
@@ -78,6 +83,12 @@ async def tick_everyone(settings: Settings, catalog: Catalog) -> list[TickReport
     if unclaimed:
         fail(f"could not tick {', '.join(unclaimed)}")
     return reports
+
+
+async def findings_overview(settings: Settings, token: str) -> FindingsOverviewOut:
+    """The Monday-morning report (`mana findings`), read through the admin API like any client."""
+    async with FindingsClient(settings.auth_url, token) as client:
+        return await client.overview(days=DEMO_FINDINGS_DAYS)
 
 
 async def stored_figures(settings: Settings, token: str) -> dict[str, Any]:
@@ -179,9 +190,11 @@ def demo(
                 token = asyncio.run(seed_catalog(settings, catalog, secret))
                 reports = asyncio.run(tick_everyone(settings, catalog))
                 stored = asyncio.run(stored_figures(settings, token))
-            except ClientError as exc:
+                overview = asyncio.run(findings_overview(settings, token))
+            except (ClientError, FindingsClientError) as exc:
                 fail(str(exc))
             print_report(reports, stored)
+            print_overview(overview)
             failed = [r for r in reports if r.failed]
             console.print(
                 f"{len(reports)} ticks, {sum(len(r.actions) for r in reports)} tool calls, "

@@ -22,6 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from mana.cli.common import console, err_console, fail, load_settings
+from mana.cli.story import print_story
 from mana.clients.admin import (
     DEFAULT_CONCURRENCY,
     AdminClient,
@@ -511,3 +512,22 @@ def show(
                 escape(t.summary or ""),
             )
         console.print(ticks)
+    print_story(console, detail)
+
+
+async def _forget(base: str, token: str, ref: str) -> tuple[str, bool]:
+    detail = await _detail(base, token, ref)
+    async with AdminClient(base, token) as client:
+        return detail.persona.email, await client.forget_memory(detail.persona.user_id)
+
+
+@app.command()
+def forget(
+    ref: str = typer.Argument(..., metavar="EMAIL|ID", help="The persona's email or user id."),
+    auth: str | None = AuthOption,
+    jwt: str | None = JwtOption,
+) -> None:
+    """Reset a persona's story: its next tick starts as on a first day (observations stay)."""
+    settings = load_settings()
+    email, forgotten = _run(_forget(_auth_url(auth, settings), _token(jwt, settings), ref))
+    _say(f"{email}: story forgotten" if forgotten else f"{email}: had no story to forget")

@@ -90,7 +90,9 @@ def tick(
     once: bool = typer.Option(False, "--once", help="One pass over the due personas, then exit."),
     persona: str | None = typer.Option(None, "--persona", help="Tick this persona (due or not)."),
     brain: str | None = typer.Option(
-        None, "--brain", help="scripted (default), anthropic, openai."
+        None,
+        "--brain",
+        help="scripted (default), chaos (edge input on purpose), anthropic, openai.",
     ),
 ) -> None:
     """Tick due personas once (`--once`); exit 1 if any persona's tick failed."""

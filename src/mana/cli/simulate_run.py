@@ -35,15 +35,15 @@ from mana import migrate
 from mana.auth.app import create_auth_app
 from mana.cli.common import err_console, fail
 from mana.cli.demo import DEMO_ADMIN_EMAIL, DEMO_ADMIN_PASSWORD, ensure_admin
+from mana.clients.admin import AdminClient, ClientError
 from mana.clients.internal import InternalApiError
+from mana.clients.seed import seed_personas
+from mana.clients.spaces import setup_shared_spaces
 from mana.config import Settings
 from mana.kit.server import BackgroundServer
 from mana.mcp.app import create_mcp_app
 from mana.mcp.faults import FaultRulesError, load_rules
-from mana.personas.admin_client import AdminClient, ClientError
 from mana.personas.catalog import Catalog
-from mana.personas.seed import seed_personas
-from mana.personas.shared_spaces import setup_shared_spaces
 from mana.runner.brains import UnknownBrain, get_brain
 from mana.runner.brains.base import Brain
 from mana.runner.brains.llm_common import BrainConfigError

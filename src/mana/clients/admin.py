@@ -24,6 +24,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from mana.auth.schemas import TokenResponse
 from mana.personas.contract import (
+    ForgetOut,
     PersonaDeleted,
     PersonaDetailOut,
     PersonaList,
@@ -188,6 +189,13 @@ class AdminClient:
     async def delete_persona(self, user_id: uuid.UUID | str) -> PersonaDeleted:
         response = await self._request("DELETE", f"{ADMIN_PERSONAS}/{user_id}", token=self._admin())
         return self._parse(PersonaDeleted, response)
+
+    async def forget_memory(self, user_id: uuid.UUID | str) -> bool:
+        """Reset the persona's story; whether there was one."""
+        response = await self._request(
+            "DELETE", f"{ADMIN_PERSONAS}/{user_id}/memory", token=self._admin()
+        )
+        return self._parse(ForgetOut, response).forgotten
 
     # --- as a user --------------------------------------------------------------------------
 

@@ -38,13 +38,14 @@ from mana.personas.contract import (
     RunnerRecoveryOut,
     TickStart,
 )
-from mana.runner.types import ActionRecord, ModuleRating, Usage
+from mana.runner.types import ActionRecord, ModuleRating, Observation, Usage
 
 logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3
 ACTION_BATCH = 500
 FEEDBACK_BATCH = 100
+OBSERVATION_BATCH = 500
 # Backoff of a tick record's retries: from `backoff_seconds`, doubling, at most this.
 MAX_BACKOFF_SECONDS = 30.0
 
@@ -317,3 +318,36 @@ class InternalApi:
             ttl_seconds=ttl_seconds,
         ).model_dump(mode="json", by_alias=True)
         return BudgetOut.model_validate(await self._request("POST", "/llm-budget/usage", body))
+
+    # --- issue 10: the persona's memory and observations ---
+
+    async def read_memory(self, persona_id: uuid.UUID) -> dict[str, Any]:
+        """`{tickId, story, …}`: the story the last tick left (an empty story at first)."""
+        data = await self._request("GET", f"/{persona_id}/memory")
+        return data if isinstance(data, dict) else {}
+
+    async def write_memory(
+        self,
+        persona_id: uuid.UUID,
+        tick_id: uuid.UUID,
+        *,
+        base_tick_id: uuid.UUID | None,
+        story: dict[str, Any],
+    ) -> None:
+        """Replace the story; idempotent per tick id (a retry with the same story is a no-op)."""
+        body = {
+            "tickId": str(tick_id),
+            "baseTickId": str(base_tick_id) if base_tick_id else None,
+            "story": story,
+        }
+        await self.deliver("PUT", f"/{persona_id}/memory", body)
+
+    async def post_observations(
+        self, persona_id: uuid.UUID, tick_id: uuid.UUID, observations: Sequence[Observation]
+    ) -> None:
+        for start in range(0, len(observations), OBSERVATION_BATCH):
+            batch = [
+                o.wire(tick_id, start + i)
+                for i, o in enumerate(observations[start : start + OBSERVATION_BATCH])
+            ]
+            await self.deliver("POST", f"/{persona_id}/observations", {"observations": batch})

@@ -308,8 +308,7 @@ async def persona_page(request: Request, admin: Admin, persona_id: uuid.UUID) ->
         "title": detail.persona.name or detail.persona.email,
         "nav": "personas",
         "d": detail,
-        # The story arrives with the persona-memory work; shown whenever the API sends one.
-        "story": getattr(detail, "story", None),
+        "story": detail.story,
         "ticks_chart": charts.ticks_per_day(
             "persona-ticks",
             days=days,

@@ -30,6 +30,7 @@ from mana.personas.contract import (
     Slug,
     TickOut,
 )
+from mana.personas.memory_routes import persona_memory_out
 
 router = APIRouter(prefix="/api/v1/admin/personas", tags=["admin"])
 
@@ -115,7 +116,10 @@ async def get_persona(
 ) -> PersonaDetailOut:
     detail = await lifecycle.get_persona_detail(session, persona_id=persona_id)
     user, persona = detail.user, detail.persona
+    remembered = await persona_memory_out(session, persona_id)  # issue 10: story + observations
     return PersonaDetailOut(
+        story=remembered.story,
+        recent_observations=remembered.recent_observations,
         persona=PersonaOut(
             user_id=user.id,
             email=user.email,

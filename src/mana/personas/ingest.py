@@ -22,13 +22,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mana.auth.models import SpaceMember
 from mana.kit.errors import Conflict, InvalidInput, NotFound
-from mana.personas.contract import MAX_SIMULATED_OFFSET, ActionIn, FeedbackIn, TickUsage
+from mana.personas.contract import (
+    MAX_SIMULATED_OFFSET,
+    ActionIn,
+    FeedbackIn,
+    ObservationIn,
+    TickUsage,
+)
 from mana.personas.errors import PersonaNotFound
 from mana.personas.models import (
     NOT_A_DAY_STATUSES,
     Persona,
     PersonaAction,
     PersonaFeedback,
+    PersonaObservation,
     PersonaTick,
 )
 
@@ -45,7 +52,7 @@ def _insert_ignoring_conflicts(
 # --- internal: ticks ----------------------------------------------------------------------
 
 
-async def _lock_persona(session: AsyncSession, persona_id: uuid.UUID) -> Persona:
+async def lock_persona(session: AsyncSession, persona_id: uuid.UUID) -> Persona:
     """The persona, with a key-share lock: a concurrent delete waits for this transaction, so
     rows we insert never hit a foreign-key error halfway (PostgreSQL; SQLite serialises)."""
     persona = await session.scalar(
@@ -99,7 +106,7 @@ async def start_tick(
     is stored, and everything the tick writes later is dated `server time + offset`, i.e. the
     simulated start plus the real time elapsed since (`tick_time`)."""
     offset_ms = None if started_at is None else _simulated_offset_ms(started_at, now)
-    await _lock_persona(session, persona_id)
+    await lock_persona(session, persona_id)
     if space_id is not None:
         member = await session.get(SpaceMember, (space_id, persona_id))
         if member is None:
@@ -252,7 +259,7 @@ class IngestResult:
     duplicates: int
 
 
-async def _check_ticks(
+async def check_ticks(
     session: AsyncSession,
     *,
     persona_id: uuid.UUID,
@@ -358,9 +365,9 @@ async def record_actions(
     session: AsyncSession, *, persona_id: uuid.UUID, actions: Sequence[ActionIn], now: datetime
 ) -> IngestResult:
     """Store a batch of tool-call audit rows, idempotent on (tick_id, seq)."""
-    await _lock_persona(session, persona_id)
+    await lock_persona(session, persona_id)
     _reject_duplicate_keys([(a.tick_id, a.seq) for a in actions], "actions", "seq")
-    offsets = await _check_ticks(
+    offsets = await check_ticks(
         session, persona_id=persona_id, tick_ids=[a.tick_id for a in actions], collection="actions"
     )
     rows = [
@@ -398,9 +405,9 @@ async def record_feedback(
     now: datetime,
 ) -> IngestResult:
     """Store a batch of per-module ratings, idempotent on (tick_id, module)."""
-    await _lock_persona(session, persona_id)
+    await lock_persona(session, persona_id)
     _reject_duplicate_keys([(f.tick_id, f.module) for f in feedback], "feedback", "module")
-    offsets = await _check_ticks(
+    offsets = await check_ticks(
         session,
         persona_id=persona_id,
         tick_ids=[f.tick_id for f in feedback],
@@ -424,4 +431,48 @@ async def record_feedback(
         rows=rows,
         compared=[("rating", "notes")] * len(rows),
         collection="feedback",
+    )
+
+
+_OBSERVATION_CONTENT = ("kind", "module", "tool_name", "action_seq", "item_id", "evidence")
+
+
+async def record_observations(
+    session: AsyncSession,
+    *,
+    persona_id: uuid.UUID,
+    observations: Sequence[ObservationIn],
+    now: datetime,
+) -> IngestResult:
+    """Store a batch of observations, idempotent on (tick_id, seq)."""
+    await lock_persona(session, persona_id)
+    _reject_duplicate_keys([(o.tick_id, o.seq) for o in observations], "observations", "seq")
+    offsets = await check_ticks(
+        session,
+        persona_id=persona_id,
+        tick_ids=[o.tick_id for o in observations],
+        collection="observations",
+    )
+    rows = [
+        {
+            "persona_id": persona_id,
+            "tick_id": o.tick_id,
+            "seq": o.seq,
+            "kind": o.kind,
+            "module": o.module,
+            "tool_name": o.tool_name,
+            "action_seq": o.action_seq,
+            "item_id": o.item_id,
+            "evidence": o.evidence,
+            "created_at": tick_time(now, offsets[o.tick_id]),
+        }
+        for o in observations
+    ]
+    return await _insert_batch(
+        session,
+        table=PersonaObservation.__table__,  # type: ignore[arg-type]
+        key_columns=("tick_id", "seq"),
+        rows=rows,
+        compared=[_OBSERVATION_CONTENT] * len(rows),
+        collection="observations",
     )

@@ -181,3 +181,22 @@ class PersonaObservation(Base):
     item_id: Mapped[str | None] = mapped_column(sa.String(120))
     evidence: Mapped[str] = mapped_column(sa.Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PersonaMemory(Base):
+    """A persona's "story so far" (issue 10): the items it created or changed, what it expects
+    to find later, a line per day. One row per persona, replaced as a whole at the end of each
+    tick, so a tick that fails half-way leaves the previous story intact. The limits (items,
+    days, age) are enforced by `mana.personas.contract`."""
+
+    __tablename__ = "persona_memory"
+    __table_args__ = ({"schema": "auth"},)
+
+    persona_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("auth.personas.user_id", ondelete="CASCADE"), primary_key=True
+    )
+    story: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    # The tick that wrote this version: the idempotency key of the write, and what the next
+    # writer must have read (a stale runner cannot overwrite a newer story).
+    tick_id: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -9,13 +9,13 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from mana.kit.clock import Clock
 from mana.kit.hashing import input_hash
 from mana.runner.brains.base import Experience, ModuleExperience, ToolOutcome
-from mana.runner.types import ActionRecord, ModuleRating, RatingOutcome, ToolInfo
+from mana.runner.types import ActionRecord, ModuleRating, Observation, RatingOutcome, ToolInfo
 
 SLOW_CALL_MS = 1_000
 MAX_ERROR_TEXT = 2_000
@@ -59,6 +59,7 @@ class RecordingToolBox:
                     latency_ms=latency_ms,
                     created_at=created_at,
                     output=payload if ok else None,
+                    arguments=arguments,
                 )
             )
             return ToolOutcome(
@@ -91,7 +92,9 @@ def _is_empty_read(record: ActionRecord) -> bool:
     return False
 
 
-def summarize_experience(records: list[ActionRecord]) -> Experience:
+def summarize_experience(
+    records: list[ActionRecord], observations: Sequence[Observation] = ()
+) -> Experience:
     by_module: dict[str, list[ActionRecord]] = {}
     for record in records:
         by_module.setdefault(record.module, []).append(record)
@@ -106,7 +109,7 @@ def summarize_experience(records: list[ActionRecord]) -> Experience:
         )
         for module, rows in by_module.items()
     }
-    return Experience(actions=list(records), modules=modules)
+    return Experience(actions=list(records), modules=modules, observations=list(observations))
 
 
 def checked_ratings(outcome: RatingOutcome, modules_used: list[str]) -> RatingOutcome:

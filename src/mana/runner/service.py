@@ -18,7 +18,7 @@ from mana.runner.brains.shared_budget import SharedDailySpend, shared_daily_spen
 from mana.runner.loop import Runner, RunnerConfig, default_runner_id, stable_runner_id
 from mana.runner.metrics import RunnerMetrics
 from mana.runner.outages import Breakers
-from mana.runner.session import PersonaAuth
+from mana.runner.session import McpConnections, PersonaAuth
 from mana.runner.spool import Spool
 from mana.runner.tick import TickDeps, TickReport
 
@@ -93,7 +93,10 @@ async def build_runner(
         return the_brain
 
     spool = Spool(settings.runner_spool_dir, runner_id)
-    async with httpx.AsyncClient(timeout=httpx.Timeout(30.0)) as http:
+    async with (
+        httpx.AsyncClient(timeout=httpx.Timeout(30.0)) as http,
+        McpConnections() as mcp_connections,
+    ):
         internal = InternalApi(
             settings.auth_url, settings.service_key.get_secret_value(), client=http, spool=spool
         )
@@ -104,6 +107,7 @@ async def build_runner(
             clock=clock or Clock(),
             runner_id=runner_id,
             timeout_seconds=settings.tick_timeout_seconds,
+            mcp=mcp_connections,
             lease_seconds=settings.runner_lease_seconds,
             action_batch_calls=settings.runner_action_batch_calls,
             action_batch_seconds=settings.runner_action_batch_seconds,

@@ -12,18 +12,32 @@ import logging
 import random
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from mana.clients.internal import InternalApi
+import httpx
+
+from mana.clients.internal import InternalApi, InternalApiError
 from mana.kit.clock import Clock
+from mana.personas.contract import Story
 from mana.runner.brains.base import Brain, BudgetExceeded, DayContext
+from mana.runner.expectations import Checker, look_back
 from mana.runner.heartbeat import Heartbeat
+from mana.runner.memory import Memory, after_tick, compact
 from mana.runner.outages import DESCRIPTIONS, failed_service, one_line
 from mana.runner.recording import checked_ratings, summarize_experience
-from mana.runner.session import LoginFailed, PersonaAuth, mcp_toolbox
+from mana.runner.session import LoginFailed, McpConnections, PersonaAuth, mcp_toolbox
 from mana.runner.streaming import ActionStream
-from mana.runner.types import ActionRecord, ModuleRating, PersonaProfile, PersonaSpace, Usage
+from mana.runner.toolmap import ToolMap
+from mana.runner.types import (
+    ActionRecord,
+    ModuleRating,
+    Observation,
+    PersonaProfile,
+    PersonaSpace,
+    Usage,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +58,10 @@ class TickReport:
     usage: Usage = field(default_factory=Usage)
     duration_s: float = 0.0
     posted: bool = False
+    observations: list[Observation] = field(default_factory=list)
+    memory: Memory = field(default_factory=Memory.unavailable)
+    # The story after this tick (None: not written, e.g. the memory could not be read).
+    story: Story | None = None
     # How many of `actions` were posted while the tick ran (the rest go with its finish).
     actions_posted: int = 0
     # Set when the tick was `unavailable`: which service was unreachable, and the exception
@@ -66,6 +84,13 @@ class TickReport:
             f"{len(self.actions)} tool calls in {', '.join(modules) or 'no module'}, "
             f"{self.errors} errors; {rated}"
         )
+        if self.observations:
+            kinds = Counter(o.kind for o in self.observations)
+            text += (
+                f"; {len(self.observations)} observations ("
+                + ", ".join(f"{kind} {count}" for kind, count in sorted(kinds.items()))
+                + ")"
+            )
         if self.rating_problem:
             text += f"; rating problem: {self.rating_problem}"
         return text
@@ -87,6 +112,8 @@ class TickDeps:
     # `mana simulate`: `clock` runs on the simulated day and the tick is started at its time,
     # so the auth service dates everything the tick writes on that day.
     simulated: bool = False
+    # The runner's HTTP pool and tool lists, shared by its ticks (never an MCP session).
+    mcp: McpConnections | None = None
 
 
 def tick_seed(persona: PersonaProfile, tick_id: uuid.UUID) -> int:
@@ -150,8 +177,15 @@ async def run_tick(
         persona_id=persona.user_id,
         lease_seconds=deps.lease_seconds,
     )
+    tick_started = deps.clock.now()
+    report.memory = await _read_memory(deps, persona)
+    space_id = report.space.id if report.space else None
+    personal = report.space is not None and report.space.type == "personal"
+    if report.memory.loaded:
+        day.story = compact(report.memory.story, space_id)
     toolbox = None
     stream: ActionStream | None = None
+    checker: Checker | None = None
     cancelled = False
     deadline = asyncio.timeout(deps.timeout_seconds)
     try:
@@ -162,13 +196,33 @@ async def run_tick(
                 token=token,
                 space_id=report.space.id if report.space else None,
                 clock=deps.clock,
+                connections=deps.mcp,
             ) as toolbox:
                 stream = _stream_actions(deps, report, toolbox.records)
+                toolmap = ToolMap.of(toolbox.tools)
+                checker = Checker(
+                    toolmap,
+                    story=report.memory.story if report.memory.loaded else None,
+                    space_id=space_id,
+                    personal=personal,
+                    persona_id=persona.user_id,
+                )
+                # Look first at what should still be there, then live the day.
+                checker.look = await look_back(
+                    toolbox,
+                    toolmap,
+                    report.memory.story,
+                    space_id=space_id,
+                    personal=personal,
+                    module_mix=persona.module_mix,
+                    today=day.today,
+                )
                 try:
                     await brain.run_day(day, toolbox)
                 except BudgetExceeded as exc:
                     report.rating_problem = f"budget: {exc}"
-                experience = summarize_experience(toolbox.records)
+                report.observations = checker.run(list(toolbox.records))
+                experience = summarize_experience(toolbox.records, report.observations)
                 outcome = checked_ratings(
                     await brain.rate(day, experience), experience.modules_used
                 )
@@ -205,6 +259,21 @@ async def run_tick(
             report.actions_posted = await stream.close()
         if toolbox is not None:
             report.actions = list(toolbox.records)
+            if checker is not None:
+                if not checker.observations and report.actions:
+                    # The tick broke off before its checks: what was seen is still evidence.
+                    report.observations = checker.run(report.actions)
+                if report.memory.loaded:
+                    report.story = after_tick(
+                        report.memory.story,
+                        report.actions,
+                        report.observations,
+                        checker.toolmap,
+                        space_id=space_id,
+                        now=deps.clock.now(),
+                        today=day.today,
+                        tick_started=tick_started,
+                    )
         report.duration_s = time.perf_counter() - started
     # A library may also swallow the cancellation outright.
     cancelled = cancelled or shut_down()
@@ -265,7 +334,9 @@ async def _post(report: TickReport, brain: Brain, deps: TickDeps) -> None:
         await deps.internal.post_actions(
             persona_id, report.tick_id, report.actions[report.actions_posted :]
         )
+        await deps.internal.post_observations(persona_id, report.tick_id, report.observations)
         await deps.internal.post_feedback(persona_id, report.tick_id, report.ratings)
+        await _write_memory(report, deps)
         await deps.internal.finish_tick(
             persona_id,
             report.tick_id,
@@ -280,3 +351,31 @@ async def _post(report: TickReport, brain: Brain, deps: TickDeps) -> None:
     except Exception as exc:  # recorded on the report; the lease expiry makes it due again
         logger.exception("posting tick %s of %s failed", report.tick_id, report.persona.email)
         report.error_message = f"posting failed: {exc}"
+
+
+async def _read_memory(deps: TickDeps, persona: PersonaProfile) -> Memory:
+    """The story so far; without it the tick still runs, but checks and writes no memory."""
+    try:
+        return Memory.of(await deps.internal.read_memory(persona.user_id))
+    except (InternalApiError, httpx.TransportError, ValueError) as exc:
+        logger.warning(
+            "memory of %s unavailable (%s): no memory checks this tick", persona.email, exc
+        )
+        return Memory.unavailable()
+
+
+async def _write_memory(report: TickReport, deps: TickDeps) -> None:
+    if report.story is None:
+        return
+    try:
+        await deps.internal.write_memory(
+            report.persona.user_id,
+            report.tick_id,
+            base_tick_id=report.memory.base_tick_id,
+            story=report.story.model_dump(mode="json", by_alias=True),
+        )
+    except InternalApiError as exc:
+        if exc.status != 409:
+            raise
+        # Another tick wrote the story since we read it (our lease ran out): keep theirs.
+        logger.warning("memory of %s not written: %s", report.persona.email, exc)

@@ -34,6 +34,10 @@ class ToolInfo:
     name: str
     description: str
     input_schema: dict[str, Any]
+    # As the MCP server publishes them (None: not said). The expectation checks read these.
+    output_schema: dict[str, Any] | None = None
+    read_only: bool | None = None
+    destructive: bool | None = None
 
     @property
     def module(self) -> str:
@@ -53,6 +57,7 @@ class ActionRecord:
     created_at: datetime
     # Kept in memory for the brain's rating step; never posted (hashes only leave the runner).
     output: Any = None
+    arguments: Any = None
 
     @property
     def module(self) -> str:
@@ -73,6 +78,36 @@ class ActionRecord:
 
 
 @dataclass(frozen=True)
+class Observation:
+    """A broken expectation the persona noticed, with its evidence (issue 10)."""
+
+    kind: str
+    module: str
+    evidence: str
+    tool_name: str | None = None
+    action_seq: int | None = None
+    item_id: str | None = None
+    # For the persona's own note (never posted): what it was about, in plain words.
+    label: str = ""
+    field: str | None = None
+    expected: Any = None
+    found: Any = None
+    cause_tool: str | None = None
+
+    def wire(self, tick_id: uuid.UUID, seq: int) -> dict[str, Any]:
+        return {
+            "tickId": str(tick_id),
+            "seq": seq,
+            "kind": self.kind,
+            "module": self.module,
+            "toolName": self.tool_name,
+            "actionSeq": self.action_seq,
+            "itemId": self.item_id[:120] if self.item_id else None,
+            "evidence": self.evidence[:2000],
+        }
+
+
+@dataclass(frozen=True)
 class ModuleRating:
     module: str
     rating: int
@@ -86,24 +121,36 @@ class ModuleRating:
 
 @dataclass
 class Usage:
+    """What a tick's model calls used. `input_tokens` is every prompt token (as before caching
+    existed); the cache fields say how many of them were written to or read from the provider's
+    prompt cache, which are priced apart (see `llm.budget.Prices`)."""
+
     input_tokens: int = 0
     output_tokens: int = 0
     cost_usd: float = 0.0
     calls: int = 0
+    cache_write_tokens: int = 0
+    cache_read_tokens: int = 0
 
     def add(self, other: Usage) -> None:
         self.input_tokens += other.input_tokens
         self.output_tokens += other.output_tokens
         self.cost_usd += other.cost_usd
         self.calls += other.calls
+        self.cache_write_tokens += other.cache_write_tokens
+        self.cache_read_tokens += other.cache_read_tokens
 
     def wire(self) -> dict[str, Any]:
+        # The cache fields are sent only when there is something to say, so a tick without
+        # prompt caching posts exactly what it posted before they existed.
         return TickUsage.model_construct(
             input_tokens=self.input_tokens,
             output_tokens=self.output_tokens,
             tokens=self.input_tokens + self.output_tokens,
             cost_usd=round(self.cost_usd, 6),
             model_calls=self.calls,
+            cache_write_tokens=self.cache_write_tokens or None,
+            cache_read_tokens=self.cache_read_tokens or None,
         ).stored()
 
 

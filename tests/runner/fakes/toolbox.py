@@ -14,6 +14,7 @@ from mana.kit.clock import Clock
 from mana.runner.brains.base import ToolOutcome
 from mana.runner.recording import RecordingToolBox
 from mana.runner.types import ActionRecord, ToolInfo
+from mana.tools.registry import exposed_tools
 
 TODO_CREATE = ToolInfo(
     name="todo.create",
@@ -55,6 +56,15 @@ MOOD_LOG = ToolInfo(
     },
 )
 DEFAULT_TOOLS = [TODO_CREATE, TODO_LIST, MOOD_LOG]
+
+
+def product_tools() -> list[ToolInfo]:
+    """The tools the MCP server really offers (names, descriptions, schemas): a prompt of the
+    real size, for prompt-caching figures. Calls other than the three above fail here."""
+    return [
+        ToolInfo(name=spec.name, description=spec.description, input_schema=spec.input_schema)
+        for spec in exposed_tools().values()
+    ]
 
 
 class FakeToolBox:

@@ -2,7 +2,7 @@
 time-window indexes on persona_actions that findings read through.
 
 Revision ID: 0005_alerts
-Revises: 0003_observations
+Revises: 0004_memory
 Create Date: 2026-12-02 06:20:00
 """
 
@@ -15,7 +15,7 @@ from sqlalchemy.dialects import postgresql
 import mana.db
 
 revision: str = "0005_alerts"
-down_revision: str | None = "0003_observations"
+down_revision: str | None = "0004_memory"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,8 @@
 """Brains decide what a persona does in its day and how it rates what it used.
 
-`scripted` is a rule-based simulator (offline, deterministic per seed, the default);
-`anthropic` and `openai` drive a language model through the official SDKs.
+`scripted` is a rule-based simulator (offline, deterministic per seed, the default); `chaos`
+sends edge input on purpose (offline too); `anthropic` and `openai` drive a language model
+through the official SDKs.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from mana.config import Settings
 from mana.runner.brains.base import Brain
+from mana.runner.brains.chaos import ChaosBrain
 from mana.runner.brains.scripted import ScriptedBrain
 
 if TYPE_CHECKING:
@@ -22,7 +24,7 @@ _LLM_BRAINS = {
     "anthropic": ("mana.runner.brains.anthropic_brain", "AnthropicBrain"),
     "openai": ("mana.runner.brains.openai_brain", "OpenAIBrain"),
 }
-BRAINS = ("scripted", *_LLM_BRAINS)
+BRAINS = ("scripted", "chaos", *_LLM_BRAINS)
 
 
 class UnknownBrain(ValueError):
@@ -34,6 +36,8 @@ def get_brain(name: str, settings: Settings, *, daily_spend: DailySpend | None =
     `daily_spend`: what an LLM brain counts its day's spend in (default: its own DailySpend)."""
     if name == "scripted":
         return ScriptedBrain()
+    if name == "chaos":
+        return ChaosBrain()
     if name not in _LLM_BRAINS:
         raise UnknownBrain(f"unknown brain {name!r}: choose one of {', '.join(BRAINS)}")
     module_name, class_name = _LLM_BRAINS[name]

@@ -1,11 +1,20 @@
-"""`anthropic`: Claude through the official SDK (Messages API with tool use)."""
+"""`anthropic`: Claude through the official SDK (Messages API with tool use).
+
+Prompt caching: a day's conversation marks three cache breakpoints (`cache_control`), in the
+order the API reads a prompt: the last tool (the tool list is the same for every persona, so
+one cache entry serves them all while it is warm), the system prompt (persona, story, the
+day's instruction), and the newest message (so each turn reads the previous turns from the
+cache and writes only what is new). A rating is a single call with nothing to reuse: it sets
+no breakpoint, since a cache write costs more than plain input.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import anthropic
 from anthropic.types import (
+    CacheControlEphemeralParam,
     MessageParam,
     TextBlockParam,
     ToolParam,
@@ -16,6 +25,8 @@ from anthropic.types import (
 from mana.config import Settings
 from mana.kit.clock import Clock
 from mana.runner.brains.llm_common import (
+    ANTHROPIC_CACHE_READ_RATIO,
+    ANTHROPIC_CACHE_WRITE_RATIO,
     ApiFailure,
     BrainConfigError,
     Conversation,
@@ -32,6 +43,10 @@ from mana.runner.brains.llm_common import (
 )
 from mana.runner.types import ToolInfo
 
+# The default 5-minute cache entry: long enough for a day's turns and for the next persona's
+# tick to reuse the tool list; the 1-hour one costs twice the input price to write.
+EPHEMERAL: CacheControlEphemeralParam = {"type": "ephemeral"}
+
 
 class AnthropicConversation(Conversation):
     def __init__(
@@ -43,24 +58,44 @@ class AnthropicConversation(Conversation):
         system: str,
         user: str,
         tools: list[ToolParam],
+        cache: bool = False,
     ) -> None:
         super().__init__()
         self._client = client
         self._model = model
         self._max_tokens = max_tokens
-        self._system = system
+        self._cache = cache
+        self._system: str | list[TextBlockParam] = (
+            [{"type": "text", "text": system, "cache_control": EPHEMERAL}] if cache else system
+        )
+        if cache and tools:
+            tools = [*tools[:-1], {**tools[-1], "cache_control": EPHEMERAL}]
         self._tools = tools
         self.messages: list[MessageParam] = [{"role": "user", "content": user}]
 
     def request_payload(self) -> Any:
         return [self._system, self.messages, self._tools]
 
+    def _messages_to_send(self) -> list[MessageParam]:
+        """The transcript, with the moving breakpoint on the newest block when caching. The
+        transcript itself stays unmarked: the API allows four breakpoints per request."""
+        if not self._cache:
+            return self.messages
+        *earlier, last = self.messages
+        content = last["content"]
+        blocks: list[Any] = (
+            [{"type": "text", "text": content}] if isinstance(content, str) else list(content)
+        )
+        blocks[-1] = {**blocks[-1], "cache_control": EPHEMERAL}
+        marked = cast(MessageParam, {"role": last["role"], "content": blocks})
+        return [*earlier, marked]
+
     async def send(self) -> ModelReply:
         message = await self._client.messages.create(
             model=self._model,
             max_tokens=self._max_tokens,
             system=self._system,
-            messages=self.messages,
+            messages=self._messages_to_send(),
             tools=self._tools if self._tools else anthropic.omit,
         )
         content: list[TextBlockParam | ToolUseBlockParam] = []
@@ -87,19 +122,18 @@ class AnthropicConversation(Conversation):
         if content:
             self.messages.append({"role": "assistant", "content": content})
         usage = message.usage
-        # Cache reads are cheaper and cache writes dearer than plain input; this brain sets no
-        # cache breakpoints, so both are normally zero and counting them as input is close.
-        input_tokens = (
-            usage.input_tokens
-            + (usage.cache_creation_input_tokens or 0)
-            + (usage.cache_read_input_tokens or 0)
-        )
+        # The API's input_tokens is only the part after the last breakpoint; the prompt is all
+        # three, each priced apart.
+        written = usage.cache_creation_input_tokens or 0
+        read = usage.cache_read_input_tokens or 0
         return ModelReply(
             text="\n".join(texts),
             tool_calls=calls,
-            input_tokens=input_tokens,
+            input_tokens=usage.input_tokens + written + read,
             output_tokens=usage.output_tokens,
             stop_reason=message.stop_reason,
+            cache_write_tokens=written,
+            cache_read_tokens=read,
         )
 
     def add_tool_results(self, results: list[ToolResult]) -> None:
@@ -133,8 +167,11 @@ class AnthropicBrain(LLMBrain):
         super().__init__(
             settings,
             model=settings.anthropic_model,
-            prices=Prices(
-                settings.anthropic_input_usd_per_mtok, settings.anthropic_output_usd_per_mtok
+            prices=Prices.with_cache_ratios(
+                settings.anthropic_input_usd_per_mtok,
+                settings.anthropic_output_usd_per_mtok,
+                write_ratio=ANTHROPIC_CACHE_WRITE_RATIO,
+                read_ratio=ANTHROPIC_CACHE_READ_RATIO,
             ),
             clock=clock,
             retry=retry,
@@ -155,7 +192,13 @@ class AnthropicBrain(LLMBrain):
         self.client = client
 
     def conversation(
-        self, *, system: str, user: str, tools: list[ToolInfo], names: ToolNames
+        self,
+        *,
+        system: str,
+        user: str,
+        tools: list[ToolInfo],
+        names: ToolNames,
+        cache: bool = False,
     ) -> AnthropicConversation:
         params: list[ToolParam] = [
             {
@@ -172,6 +215,7 @@ class AnthropicBrain(LLMBrain):
             system=system,
             user=user,
             tools=params,
+            cache=cache,
         )
 
     def classify_error(self, exc: Exception) -> ApiFailure:

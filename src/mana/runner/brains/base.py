@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 from mana.runner.types import (
     ActionRecord,
+    Observation,
     PersonaProfile,
     PersonaSpace,
     RatingOutcome,
@@ -44,6 +45,8 @@ class DayContext:
     seed: int
     rng: random.Random
     usage: Usage = field(default_factory=Usage)
+    # The persona's story so far, compact (issue 10): what it made, how it left it, last days.
+    story: str = ""
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,11 @@ class ModuleExperience:
 class Experience:
     actions: list[ActionRecord]
     modules: dict[str, ModuleExperience]
+    # What the persona noticed (broken expectations with evidence): the basis of its ratings.
+    observations: list[Observation] = field(default_factory=list)
+
+    def observed(self, module: str) -> list[Observation]:
+        return [o for o in self.observations if o.module == module]
 
     @property
     def modules_used(self) -> list[str]:

@@ -24,7 +24,14 @@ from typing import Any
 from mana.config import Settings
 from mana.kit.clock import Clock
 from mana.runner.brains.base import BudgetExceeded, DayContext, Experience, ToolBox
-from mana.runner.brains.llm.budget import DailySpend, Prices, Reservation
+from mana.runner.brains.llm.budget import (
+    ANTHROPIC_CACHE_READ_RATIO,
+    ANTHROPIC_CACHE_WRITE_RATIO,
+    OPENAI_CACHE_READ_RATIO,
+    DailySpend,
+    Prices,
+    Reservation,
+)
 from mana.runner.brains.llm.names import (
     API_TOOL_NAME,
     MAX_TOOL_RESULT_CHARS,
@@ -58,12 +65,15 @@ from mana.runner.brains.llm.retries import (
 from mana.runner.types import RatingOutcome, ToolInfo, Usage
 
 __all__ = [
+    "ANTHROPIC_CACHE_READ_RATIO",
+    "ANTHROPIC_CACHE_WRITE_RATIO",
     "API_TOOL_NAME",
     "DAY_INSTRUCTION",
     "MAX_NOTES_CHARS",
     "MAX_RATING_ANSWER_CHARS",
     "MAX_TOOL_CALLS_PER_TURN",
     "MAX_TOOL_RESULT_CHARS",
+    "OPENAI_CACHE_READ_RATIO",
     "ApiFailure",
     "BrainConfigError",
     "Conversation",
@@ -127,9 +137,12 @@ class ToolResult:
 class ModelReply:
     text: str
     tool_calls: list[ToolCall]
-    input_tokens: int
+    input_tokens: int  # the whole prompt, cached parts included
     output_tokens: int
     stop_reason: str | None
+    # Of input_tokens: written to the provider's prompt cache, and read from it.
+    cache_write_tokens: int = 0
+    cache_read_tokens: int = 0
 
 
 class Conversation(abc.ABC):
@@ -172,6 +185,9 @@ class LLMBrain(abc.ABC):
     provider: str
     # The SDK's errors worth classifying (status and connection errors); others propagate.
     api_errors: tuple[type[Exception], ...]
+    # Mark a day's prompt for the provider's cache (where it needs marking); off only to
+    # measure what caching saves (bench/llm_cost_bench.py).
+    prompt_cache = True
 
     def __init__(
         self,
@@ -194,8 +210,16 @@ class LLMBrain(abc.ABC):
 
     @abc.abstractmethod
     def conversation(
-        self, *, system: str, user: str, tools: list[ToolInfo], names: ToolNames
-    ) -> Conversation: ...
+        self,
+        *,
+        system: str,
+        user: str,
+        tools: list[ToolInfo],
+        names: ToolNames,
+        cache: bool = False,
+    ) -> Conversation:
+        """`cache`: the conversation will take several turns, so marking its prefix for the
+        provider's prompt cache pays for itself (where the provider needs marking at all)."""
 
     @abc.abstractmethod
     def classify_error(self, exc: Exception) -> ApiFailure: ...
@@ -205,10 +229,16 @@ class LLMBrain(abc.ABC):
         """Close the SDK client if this brain made it."""
 
     async def run_day(self, day: DayContext, toolbox: ToolBox) -> None:
-        tools = toolbox.tools
+        # One order whatever order the server lists them in: the tools open every request, and
+        # a provider's prompt cache only matches a byte-identical prefix.
+        tools = sorted(toolbox.tools, key=lambda t: t.name)
         names = ToolNames(t.name for t in tools)
         conversation = self.conversation(
-            system=day_system_prompt(day), user=opening_message(day), tools=tools, names=names
+            system=day_system_prompt(day),
+            user=opening_message(day),
+            tools=tools,
+            names=names,
+            cache=self.prompt_cache,
         )
         for turn in range(1, self.max_turns + 1):
             reply = await self._complete(day, conversation)
@@ -274,8 +304,9 @@ class LLMBrain(abc.ABC):
 
     async def _complete(self, day: DayContext, conversation: Conversation) -> ModelReply:
         """One model call: budget check, retries, usage and cost into day.usage."""
-        # Worst case: all the context is new input and the model writes its maximum.
-        estimate = self.prices.cost(conversation.estimated_input_tokens(), self.max_output_tokens)
+        estimate = self.prices.worst_case(
+            conversation.estimated_input_tokens(), self.max_output_tokens
+        )
         self._check_budgets(day, estimate)
         reservation = self.daily_spend.reserve(estimate)
         cost = 0.0
@@ -287,7 +318,12 @@ class LLMBrain(abc.ABC):
                 policy=self.retry,
                 provider=self.provider,
             )
-            cost = self.prices.cost(reply.input_tokens, reply.output_tokens)
+            cost = self.prices.cost(
+                reply.input_tokens,
+                reply.output_tokens,
+                cache_write_tokens=reply.cache_write_tokens,
+                cache_read_tokens=reply.cache_read_tokens,
+            )
         finally:
             self.daily_spend.settle(reservation, cost)
         day.usage.add(
@@ -296,6 +332,8 @@ class LLMBrain(abc.ABC):
                 output_tokens=reply.output_tokens,
                 cost_usd=cost,
                 calls=1,
+                cache_write_tokens=reply.cache_write_tokens,
+                cache_read_tokens=reply.cache_read_tokens,
             )
         )
         conversation.note_usage(reply)

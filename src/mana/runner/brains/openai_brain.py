@@ -1,6 +1,11 @@
 """`openai`: any OpenAI-compatible chat-completions endpoint through the official SDK.
 
 The hosted API or a local model server (llama.cpp, vLLM, Ollama …): set OPENAI_BASE_URL.
+
+Prompt caching is automatic on the hosted API (a repeated prefix of at least 1024 tokens): the
+request keeps one order — tools (sorted by name, the same for every persona), the system prompt,
+then the transcript, only ever appended to — and the cached part the API reports
+(`prompt_tokens_details.cached_tokens`) is priced apart.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from openai.types.chat import (
 from mana.config import Settings
 from mana.kit.clock import Clock
 from mana.runner.brains.llm_common import (
+    OPENAI_CACHE_READ_RATIO,
     ApiFailure,
     BrainConfigError,
     Conversation,
@@ -88,8 +94,10 @@ class OpenAIConversation(Conversation):
         usage = completion.usage  # optional: some local servers leave it out
         input_tokens = usage.prompt_tokens if usage else 0
         output_tokens = usage.completion_tokens if usage else 0
+        details = usage.prompt_tokens_details if usage else None
+        cached = (details.cached_tokens or 0) if details else 0
         if not completion.choices:
-            return ModelReply("", [], input_tokens, output_tokens, None)
+            return ModelReply("", [], input_tokens, output_tokens, None, cache_read_tokens=cached)
         choice = completion.choices[0]
         message = choice.message
         calls: list[ToolCall] = []
@@ -134,6 +142,7 @@ class OpenAIConversation(Conversation):
             input_tokens=input_tokens,
             output_tokens=output_tokens,
             stop_reason=choice.finish_reason,
+            cache_read_tokens=cached,
         )
 
     def add_tool_results(self, results: list[ToolResult]) -> None:
@@ -161,7 +170,12 @@ class OpenAIBrain(LLMBrain):
         super().__init__(
             settings,
             model=settings.openai_model,
-            prices=Prices(settings.openai_input_usd_per_mtok, settings.openai_output_usd_per_mtok),
+            prices=Prices.with_cache_ratios(
+                settings.openai_input_usd_per_mtok,
+                settings.openai_output_usd_per_mtok,
+                write_ratio=1.0,  # automatic caching: writing costs what plain input costs
+                read_ratio=OPENAI_CACHE_READ_RATIO,
+            ),
             clock=clock,
             retry=retry,
             daily_spend=daily_spend,
@@ -189,7 +203,13 @@ class OpenAIBrain(LLMBrain):
         self.client = client
 
     def conversation(
-        self, *, system: str, user: str, tools: list[ToolInfo], names: ToolNames
+        self,
+        *,
+        system: str,
+        user: str,
+        tools: list[ToolInfo],
+        names: ToolNames,
+        cache: bool = False,  # nothing to mark: the API caches any repeated prefix itself
     ) -> OpenAIConversation:
         params: list[ChatCompletionFunctionToolParam] = [
             {

@@ -6,13 +6,14 @@ content comes from the persona's own voice in the catalog (its sample todos, not
 lines, habits, contacts, events — in its language), and an overwhelmed newbie now and then gets
 things wrong in ways that exercise the product's validation (empty titles, "next tuesday" as a
 date, a mood of 11, an event that ends before it starts). Its ratings come only from what it
-experienced — errors, slow calls, empty results — and each note says why.
+noticed — a change that did not stick, an item gone or not its own, a failure, a vague
+refusal, a slow call — weighted by harm, and each note names the symptom and its evidence.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -20,7 +21,9 @@ from typing import Any
 from mana.personas.catalog import Catalog, CatalogContact, CatalogVoice, load_catalog
 from mana.runner.brains.base import DayContext, Experience, ModuleExperience, ToolBox, ToolOutcome
 from mana.runner.brains.voice import derive_voice
-from mana.runner.types import ModuleRating, RatingOutcome
+from mana.runner.types import ModuleRating, Observation, RatingOutcome
+from mana.runner.verdict import language, rating_for
+from mana.runner.verdict import reason as verdict_reason
 
 NEWBIE_ARCHETYPES = {"overwhelmed-newbie"}
 MISTAKE_RATE = 0.35
@@ -83,7 +86,10 @@ async def visit_todo(v: Visit) -> None:
     listed = await v.call("todo.list", {"status": "open", "limit": 20})
     open_items = _items(listed.data) if listed and listed.ok else []
     if open_items and v.rng.random() < 0.6:
-        await v.call("todo.complete", {"id": v.rng.choice(open_items)["id"]})
+        done = await v.call("todo.complete", {"id": v.rng.choice(open_items)["id"]})
+        if done and done.ok:
+            # Back on the list, as an app shows it after a tick: is it gone from the open ones?
+            await v.call("todo.list", {"status": "open", "limit": 20})
     if v.blunder():
         # Newbie: presses "save" before typing, or writes the date in words.
         if v.rng.random() < 0.5:
@@ -196,23 +202,9 @@ PLAYBOOK: dict[str, Callable[[Visit], Awaitable[None]]] = {
 
 
 # --- rating --------------------------------------------------------------------------------
-
-_REASONS = {
-    "en": {
-        "ok": "it did what I needed",
-        "error": 'it told me "{error}"',
-        "errors": '{count} things went wrong, last one: "{error}"',
-        "slow": "it was slow ({ms} ms)",
-        "empty": "nothing showed up when I looked",
-    },
-    "de": {
-        "ok": "hat gemacht, was ich wollte",
-        "error": 'da stand "{error}"',
-        "errors": '{count} Sachen gingen schief, zuletzt: "{error}"',
-        "slow": "war langsam ({ms} ms)",
-        "empty": "da war nichts, als ich nachgeschaut hab",
-    },
-}
+#
+# The rating and the reason come from what the persona noticed (mana.runner.verdict): no
+# observation, no complaint. The voice templates below only dress the reason in its style.
 
 _VOICE = {
     "en": {
@@ -264,35 +256,17 @@ _WORRY = {
 }
 
 
-def rating_for(exp: ModuleExperience) -> int:
-    """5, minus what got in the way: errors, slowness, finding nothing."""
-    score = 5
-    if exp.errors:
-        score -= 1 if len(exp.errors) == 1 else 2
-        if len(exp.errors) * 2 > exp.calls:
-            score -= 1
-    if exp.slow_calls:
-        score -= 1
-    if exp.empty_reads and exp.empty_reads * 2 >= exp.calls:
-        score -= 1
-    return max(1, min(5, score))
-
-
 def note_for(
-    exp: ModuleExperience, rating: int, *, style: str, locale: str, rng: random.Random
+    exp: ModuleExperience,
+    rating: int,
+    *,
+    style: str,
+    locale: str,
+    rng: random.Random,
+    observations: Sequence[Observation] = (),
 ) -> str:
-    lang = "de" if locale.startswith("de") else "en"
-    reasons = _REASONS[lang]
-    if exp.errors:
-        error = exp.errors[-1].split("\n")[0][:120]
-        key = "error" if len(exp.errors) == 1 else "errors"
-        reason = reasons[key].format(error=error, count=len(exp.errors))
-    elif exp.slow_calls:
-        reason = reasons["slow"].format(ms=round(exp.mean_latency_ms))
-    elif exp.empty_reads and rating < 5:  # only a complaint when it cost a point
-        reason = reasons["empty"]
-    else:
-        reason = reasons["ok"]
+    lang = language(locale)
+    reason = verdict_reason(observations, locale)
     template = _VOICE[lang].get(style, _VOICE[lang]["precise"])
     note = template.format(
         module=exp.module,
@@ -303,7 +277,7 @@ def note_for(
         errors=len(exp.errors),
         feeling=_FEELINGS[lang][rating],
         image=_IMAGES[lang][rating],
-        worry=_WORRY[lang][bool(exp.errors)],
+        worry=_WORRY[lang][bool(observations)],
     )
     if style == "typo-prone":
         note = note.lower().replace("the ", "teh ", 1).replace("ich ", "ihc ", 1)
@@ -359,7 +333,10 @@ class ScriptedBrain:
         ratings = []
         for module in experience.modules_used:
             exp = experience.modules[module]
-            score = rating_for(exp)
-            note = note_for(exp, score, style=voice.style, locale=locale, rng=day.rng)
+            observed = experience.observed(module)
+            score = rating_for(observed)
+            note = note_for(
+                exp, score, style=voice.style, locale=locale, rng=day.rng, observations=observed
+            )
             ratings.append(ModuleRating(module=module, rating=score, notes=note))
         return RatingOutcome(ratings=ratings)

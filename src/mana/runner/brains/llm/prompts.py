@@ -41,6 +41,8 @@ def day_system_prompt(day: DayContext) -> str:
     usual = sorted(persona.module_mix, key=lambda m: (-persona.module_mix[m], m))
     if usual:
         lines.append(f"The parts of the app you use most, most used first: {', '.join(usual)}.")
+    if day.story:  # issue 10: the story so far, so the persona can notice what changed
+        lines += ["", "What you remember (check it is still so):", day.story]
     lines += ["", DAY_INSTRUCTION]
     return "\n".join(lines)
 
@@ -97,6 +99,8 @@ def experience_digest(experience: Experience) -> str:
         if seen.slow_calls:
             parts.append(f"{seen.slow_calls} slow (over {SLOW_CALL_MS / 1000:g} s)")
         parts.append(f"typical response {seen.mean_latency_ms:.0f} ms")
+        # issue 10: what the checks found, with its evidence (tool, call), for the note to name
+        parts += [f"noticed {o.kind}: {quote(o.evidence)}" for o in experience.observed(module)[:5]]
         lines.append(f"- {module}: " + "; ".join(parts))
     return "\n".join(lines)
 
