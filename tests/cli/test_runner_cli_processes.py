@@ -152,7 +152,8 @@ def runner_mid_tick(
         (tick,) = wait_until(lambda: world.ticks(persona_id), what="the tick row")
         assert tick.status == "running"
         # The calls made before the hang are on the server while the tick still runs.
-        wait_until(lambda: len(world.actions(tick.id)) == 2, what="the streamed audit rows")
+        # (the look back at what the persona remembers, then the brain's list and create)
+        wait_until(lambda: len(world.actions(tick.id)) == 3, what="the streamed audit rows")
         assert healthy(f"http://127.0.0.1:{port}")
         yield MidTick(process, persona_id, email, tick.id, tick.runner_id)
 
@@ -186,9 +187,10 @@ def test_a_runner_killed_mid_tick_gets_its_persona_back_at_once_when_it_restarts
     # What it did before the kill is in the audit, and counted on the closed tick.
     assert [(a.tool_name, a.result) for a in world.actions(old.id)] == [
         ("habits.list", "ok"),
+        ("habits.list", "ok"),
         ("habits.create", "ok"),
     ]
-    assert old.tool_calls == 2
+    assert old.tool_calls == 3
     # The habit made before the kill was found again, not created twice.
     assert next(a.tool_name for a in world.actions(new.id)) == "habits.list"
     assert len(world.rows_created_by("app.habits", caught.persona_id)) == 1
@@ -212,7 +214,11 @@ def test_a_killed_runners_persona_goes_to_another_runner_after_one_short_lease(
     old, new = world.ticks(caught.persona_id)
     assert (old.id, old.status) == (caught.tick_id, "abandoned")
     assert "lease ran out" in old.error_message
-    assert [a.tool_name for a in world.actions(old.id)] == ["habits.list", "habits.create"]
+    assert [a.tool_name for a in world.actions(old.id)] == [
+        "habits.list",
+        "habits.list",
+        "habits.create",
+    ]
     assert new.status == "ok" and new.runner_id != caught.runner_id
     assert [a.tool_name for a in world.actions(new.id)] == [a.tool_name for a in report.actions]
     assert len(world.rows_created_by("app.habits", caught.persona_id)) == 1
