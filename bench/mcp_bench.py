@@ -1,12 +1,12 @@
 """MCP tool calls through the gateway, beside a bare SDK server measured in the same run.
 
-    python -m bench.mcp_bench                  # ~60 s: SQLite, and PostgreSQL if reachable
-    python -m bench.mcp_bench --seconds 5      # longer runs per measurement
+    python -m bench.mcp_bench                  # ~3 min: SQLite, and PostgreSQL if reachable
+    python -m bench.mcp_bench --seconds 6 --rounds 6 --postgres-only
 
 Each server runs in a process of its own (uvicorn, as `mana serve mcp` runs it), so its CPU time
 can be read from /proc and the client (the official `mcp` client, `mode="legacy"`, one stateful
 session per simulated user) does not share its interpreter. Measured per target and concurrency
-(1 and 10 sessions, each calling in a closed loop):
+(1 and 8 sessions, each calling in a closed loop; 8 as in issue 14):
 
   - calls/s, p50 and p95 round trip of `tools/call`;
   - server CPU per call (user + system time of the server process / calls);
@@ -15,9 +15,11 @@ for the baseline — the SDK's low-level `Server` + `StreamableHTTPSessionManage
 (json_response=True) with one trivial echo tool, no auth, no database — and for Mana's gateway
 (bearer JWT via JWKS, space check, one transaction per call, log line, metrics) with the same
 echo tool (the gateway's own cost: no database work), a read tool (`todo.list`, 5 todos in the
-space, limit 5) and a write tool (`todo.create`). The ratio
-columns compare each row with the baseline at the same concurrency. A Python client cannot
-saturate a server (DESIGN §6), so at 10 sessions calls/s is partly the client's limit; server
+space, limit 5) and a write tool (`todo.create`). Each row is measured in `--rounds` short
+turns alternating with the bare echo at the same concurrency, and its ratio columns compare it
+with that paired baseline: on a shared machine the load drifts within seconds, and a baseline
+measured once at the start made the ratios swing by 3x between runs. A Python client cannot
+saturate a server (DESIGN §6), so at 8 sessions calls/s is partly the client's limit; server
 CPU per call is the figure that does not depend on that.
 """
 
@@ -58,7 +60,7 @@ from mana.tools.registry import ToolContext, ToolSpec, exposed_tools
 
 PASSWORD = "bench-password-0123456789"
 SERVICE_KEY = "bench-service-key-0123456789"
-CONCURRENCY = (1, 10)
+CONCURRENCY = (1, 8)
 LIST_SIZE = 5
 ECHO_SCHEMA = {
     "type": "object",
@@ -309,42 +311,88 @@ async def seed_todos(server: ServerProcess, session_tokens: list[str | None]) ->
                 await client.call_tool("todo.create", {"title": f"seeded todo {n}"})
 
 
-def print_table(rows: list[Row]) -> None:
-    baseline = {r.concurrency: r for r in rows if r.target == "bare echo"}
+def merged(parts: list[Row]) -> Row:
+    return Row(
+        parts[0].target,
+        parts[0].concurrency,
+        sum(p.calls for p in parts),
+        sum(p.seconds for p in parts),
+        [latency for p in parts for latency in p.latencies],
+        sum(p.cpu_seconds for p in parts),
+        sum(p.errors for p in parts),
+    )
+
+
+@dataclass
+class Pair:
+    """A target and the bare echo measured in the same rounds, alternating: load that drifts
+    during the run (these machines are shared) then weighs on both sides of the ratio."""
+
+    target: Row
+    baseline: Row
+
+
+async def measure_pair(
+    bare: ServerProcess,
+    server: ServerProcess,
+    target: str,
+    tool: str,
+    arguments: dict[str, Any],
+    session_tokens: list[str | None],
+    args: argparse.Namespace,
+) -> Pair:
+    n = len(session_tokens)
+    base_parts, target_parts = [], []
+    for _ in range(args.rounds):
+        seconds = args.seconds / args.rounds
+        base_parts.append(
+            await measure(
+                bare, "bare echo", "echo.say", {"text": "hi"}, [None] * n, seconds, args.warmup
+            )
+        )
+        target_parts.append(
+            await measure(server, target, tool, arguments, session_tokens, seconds, args.warmup)
+        )
+    return Pair(merged(target_parts), merged(base_parts))
+
+
+def print_table(pairs: list[Pair]) -> None:
     header = (
-        f"{'target':<28}{'sessions':>9}{'calls/s':>10}{'p50 ms':>9}{'p95 ms':>9}"
-        f"{'CPU ms/call':>13}   {'vs bare: p50':>12}{'calls/s':>9}{'CPU':>7}"
+        f"{'target':<28}{'sessions':>9}{'calls/s':>9}{'p50 ms':>8}{'p95 ms':>8}{'CPU ms':>8}"
+        f"   {'bare: calls/s':>13}{'p50':>7}{'CPU':>6}   {'ratio: p50':>10}{'calls/s':>8}{'CPU':>7}"
     )
     print()
     print(header)
     print("-" * len(header))
-    for row in rows:
-        base = baseline[row.concurrency]
-        ratios = (
-            ""
-            if row is base
-            else f"{row.percentile(0.5) / base.percentile(0.5):>11.2f}x"
-            f"{row.rate / base.rate:>8.2f}x{row.cpu_ms_per_call / base.cpu_ms_per_call:>6.2f}x"
-        )
+    for pair in pairs:
+        row, base = pair.target, pair.baseline
         errors = f"  ({row.errors} errors)" if row.errors else ""
         print(
-            f"{row.target:<28}{row.concurrency:>9}{row.rate:>10.0f}{row.percentile(0.5):>9.2f}"
-            f"{row.percentile(0.95):>9.2f}{row.cpu_ms_per_call:>13.2f}   {ratios}{errors}"
+            f"{row.target:<28}{row.concurrency:>9}{row.rate:>9.0f}{row.percentile(0.5):>8.2f}"
+            f"{row.percentile(0.95):>8.2f}{row.cpu_ms_per_call:>8.2f}"
+            f"   {base.rate:>13.0f}{base.percentile(0.5):>7.2f}{base.cpu_ms_per_call:>6.2f}"
+            f"   {row.percentile(0.5) / base.percentile(0.5):>9.2f}x"
+            f"{row.rate / base.rate:>7.2f}x{row.cpu_ms_per_call / base.cpu_ms_per_call:>6.2f}x"
+            f"{errors}"
         )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=float, default=2.0, help="measured time per row")
-    parser.add_argument("--warmup", type=float, default=0.5, help="unmeasured time per row")
+    parser.add_argument("--seconds", type=float, default=3.0, help="measured time per row")
+    parser.add_argument("--rounds", type=int, default=3, help="baseline/target alternations")
+    parser.add_argument("--warmup", type=float, default=0.3, help="unmeasured time per round")
+    parser.add_argument("--postgres-only", action="store_true", help="skip the SQLite rows")
     args = parser.parse_args()
     began = time.perf_counter()
-    rows: list[Row] = []
+    pairs: list[Pair] = []
     with contextlib.ExitStack() as stack:
         bare = start_server("bare")
         stack.callback(stop_server, bare)
         backends: list[tuple[str, ServerProcess, list[str | None]]] = []
-        databases = [("sqlite", stack.enter_context(sqlite_database("mana-mcp-bench")))]
+        databases = []
+        if not args.postgres_only:
+            databases.append(("sqlite", stack.enter_context(sqlite_database("mana-mcp-bench"))))
         pg_url = stack.enter_context(postgres_database("mana-mcp-bench"))
         if pg_url is not None:
             databases.append(("postgres", pg_url))
@@ -355,64 +403,38 @@ def main() -> None:
             backends.append((backend, server, list(tokens(auth.url, max(CONCURRENCY)))))
         for server in [bare, *(s for _, s, _ in backends)]:
             wait_ready(server)
-        print(f"servers up after {time.perf_counter() - began:.1f}s; measuring")
+        print(f"servers up after {time.perf_counter() - began:.1f}s; measuring", flush=True)
 
         async def run_all() -> None:
-            for n in CONCURRENCY:
-                rows.append(
-                    await measure(
-                        bare,
-                        "bare echo",
-                        "echo.say",
-                        {"text": "hi"},
-                        [None] * n,
-                        args.seconds,
-                        args.warmup,
-                    )
-                )
-            for backend, server, session_tokens in backends:
+            for _, server, session_tokens in backends:
                 await seed_todos(server, session_tokens)
-                for n in CONCURRENCY:
-                    if backend == "sqlite":
-                        rows.append(
-                            await measure(
-                                server,
-                                "mana echo (gateway, no DB)",
-                                GATEWAY_ECHO.name,
-                                {"text": "hi"},
-                                session_tokens[:n],
-                                args.seconds,
-                                args.warmup,
-                            )
+            for n in CONCURRENCY:
+                for index, (backend, server, session_tokens) in enumerate(backends):
+                    targets: list[tuple[str, str, dict[str, Any]]] = []
+                    if index == 0:
+                        targets.append(
+                            ("mana echo (gateway, no DB)", GATEWAY_ECHO.name, {"text": "hi"})
                         )
-                    rows.append(
-                        await measure(
-                            server,
-                            f"mana todo.list ({backend})",
-                            "todo.list",
-                            {"limit": LIST_SIZE},
-                            session_tokens[:n],
-                            args.seconds,
-                            args.warmup,
-                        )
-                    )
-                    rows.append(
-                        await measure(
-                            server,
+                    targets += [
+                        (f"mana todo.list ({backend})", "todo.list", {"limit": LIST_SIZE}),
+                        (
                             f"mana todo.create ({backend})",
                             "todo.create",
                             {"title": "bench todo", "priority": "high"},
-                            session_tokens[:n],
-                            args.seconds,
-                            args.warmup,
+                        ),
+                    ]
+                    for target, tool, arguments in targets:
+                        pairs.append(
+                            await measure_pair(
+                                bare, server, target, tool, arguments, session_tokens[:n], args
+                            )
                         )
-                    )
 
         asyncio.run(run_all())
-    rows.sort(key=lambda r: (r.concurrency, r.target != "bare echo"))
-    print_table(rows)
+    print_table(pairs)
     print(
-        f"\ntotal {time.perf_counter() - began:.0f}s; python {sys.version.split()[0]}, {os.cpu_count()} CPUs"
+        f"\ntotal {time.perf_counter() - began:.0f}s; python {sys.version.split()[0]}, "
+        f"{os.cpu_count()} CPUs"
     )
 
 

@@ -184,14 +184,29 @@ def create_engine(
         _configure_sqlite(engine)
         return engine.execution_options(schema_translate_map=SQLITE_SCHEMA_MAP)
     # hide_parameters: error messages would otherwise carry user input (and hashes) into logs.
-    return create_async_engine(
+    engine = create_async_engine(
         async_url,
         echo=echo,
-        pool_pre_ping=True,
         hide_parameters=True,
         pool_timeout=pool_timeout,
         connect_args={"timeout": connect_timeout},
     )
+    _discard_closed_connections(engine)
+    return engine
+
+
+def _discard_closed_connections(engine: AsyncEngine) -> None:
+    """Instead of `pool_pre_ping`: the asyncpg dialect's ping is BEGIN, `;`, ROLLBACK — three
+    round trips on every checkout, about half of a small request's database time (issue 14).
+    A connection the server closed (restart, terminated backend, idle timeout) is already
+    known closed to asyncpg by the time it is checked out, and is swapped for a new one here at
+    no cost; one that breaks later fails its request, and SQLAlchemy then drops the pool."""
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _on_checkout(_dbapi_connection: Any, _record: Any, proxy: Any) -> None:
+        if proxy.driver_connection.is_closed():
+            # The pool invalidates this connection and checks out (or opens) another.
+            raise sa.exc.DisconnectionError("connection closed by the server")
 
 
 def _ensure_sqlite_directory(url: str) -> None:
@@ -219,11 +234,36 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # A transaction that only reads (`reading`) begins deferred: in WAL mode it reads its
+        # snapshot without taking, or waiting for, the write lock.
+        reads_only = conn.get_execution_options().get(READS_ONLY, False)
+        conn.exec_driver_sql("BEGIN" if reads_only else "BEGIN IMMEDIATE")
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+# Execution option marking a connection whose transaction only reads (see `reading`).
+READS_ONLY = "mana_reads_only"
+
+
+@asynccontextmanager
+async def reading(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """A session for work that only reads (issue 14: a read paid for a writer's transaction).
+
+    PostgreSQL: its statements run in autocommit, so no BEGIN and COMMIT round trips; each
+    statement sees its own snapshot, as in the default READ COMMITTED transaction. SQLite: a
+    deferred transaction instead of `BEGIN IMMEDIATE`, so reads neither take nor queue for the
+    write lock (WAL readers see a snapshot); it is rolled back at the end. Nothing written in
+    it is meant to last, hence "only reads"."""
+    async with sessionmaker() as session:
+        bind = session.bind
+        if bind is not None and bind.dialect.name == "postgresql":
+            await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        else:
+            await session.connection(execution_options={READS_ONLY: True})
+        yield session
 
 
 @asynccontextmanager

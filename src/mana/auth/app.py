@@ -13,6 +13,7 @@ from mana.auth.admin_routes import router as admin_users_router
 from mana.auth.keys import KeyRing
 from mana.auth.routes import router as auth_router
 from mana.auth.routes import well_known
+from mana.auth.tokens import VerifiedTokens
 from mana.budget.routes import router as llm_budget_router
 from mana.config import Settings
 from mana.db import create_engine, create_sessionmaker, database_ok
@@ -82,6 +83,10 @@ def create_auth_app(settings: Settings, *, clock: Clock | None = None) -> FastAP
     app.state.settings = settings
     app.state.clock = clock
     app.state.trusted_proxies = parse_networks(settings.trusted_proxies)
+    # Each access token's signature is checked once, not on every request (see VerifiedTokens).
+    app.state.verified_tokens = VerifiedTokens(
+        issuer=settings.jwt_issuer, audience=settings.jwt_audience
+    )
     install_error_handlers(app)
     outage = install_database_outage_handling(app, service="auth")
     install_http_metrics(app, service="auth")

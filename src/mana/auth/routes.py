@@ -14,6 +14,7 @@ from mana.auth.models import User
 from mana.auth.schemas import LoginRequest, RefreshRequest, RegisterRequest, TokenResponse, UserOut
 from mana.auth.tokens import issue_access_token
 from mana.config import Settings
+from mana.db import reading
 from mana.kit.clock import Clock
 from mana.kit.errors import TooManyRequests
 from mana.kit.ratelimit import SharedLimiter, client_address, private_key
@@ -79,11 +80,11 @@ async def login(
                 "too many sign-in attempts; try again later", retry_after=retry_after
             )
     await per_client.hit(private_key(client))
-    candidate = await service.find_sign_in_user(session, email=body.email)
-    # End the lookup's transaction before hashing: on SQLite every transaction holds the
-    # database's write lock, and hashing inside it let only one sign-in (or any other write)
-    # proceed at a time. The refresh token below is written in a transaction of its own.
-    await session.commit()
+    # The lookup reads outside the request's transaction (`reading`: no BEGIN/COMMIT round
+    # trips on PostgreSQL, no write lock on SQLite), and nothing is held while hashing. The
+    # refresh token below is written in the request's transaction.
+    async with reading(request.app.state.sessionmaker) as lookup:
+        candidate = await service.find_sign_in_user(lookup, email=body.email)
     try:
         user = await service.check_password(candidate, body.password)
     except service.InvalidCredentials:

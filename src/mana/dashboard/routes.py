@@ -38,8 +38,12 @@ from mana.findings.schemas import (
 )
 from mana.kit.clock import Clock
 from mana.kit.pagination import Page
-from mana.personas.contract import PersonaDetailOut, PersonaListItem
-from mana.personas.tick_routes import TickDetailOut, TickObservationOut
+from mana.personas.contract import (
+    ObservationOut,
+    PersonaDetailOut,
+    PersonaListItem,
+    TickDetailOut,
+)
 
 router = APIRouter(include_in_schema=False)
 
@@ -324,8 +328,8 @@ async def persona_page(request: Request, admin: Admin, persona_id: uuid.UUID) ->
 async def tick_page(request: Request, admin: Admin, tick_id: uuid.UUID) -> Response:
     detail = await admin.get(f"/api/v1/admin/ticks/{tick_id}", TickDetailOut)
     seqs = {a.seq for a in detail.actions}
-    by_seq: dict[int, list[TickObservationOut]] = defaultdict(list)
-    loose: list[TickObservationOut] = []
+    by_seq: dict[int, list[ObservationOut]] = defaultdict(list)
+    loose: list[ObservationOut] = []
     for observation in detail.observations:
         if observation.action_seq is not None and observation.action_seq in seqs:
             by_seq[observation.action_seq].append(observation)

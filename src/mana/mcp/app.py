@@ -131,23 +131,20 @@ def create_mcp_app(
     app.state.gateway = gateway
     app.state.faults = faults
     app.state.session_manager = session_manager
-    # A Route, not a Mount: exactly /mcp (no redirect to /mcp/), every method passed through.
-    app.router.routes.append(
-        Route(
-            MCP_PATH,
-            endpoint=McpAuthMiddleware(
-                RequestLimits(
-                    StreamableHTTPASGIApp(session_manager),
-                    max_body_bytes=settings.mcp_max_body_bytes,
-                ),
-                runtime=runtime,
-                issuer=settings.jwt_issuer,
-                audience=settings.jwt_audience,
-                security=security,
-                memberships=MembershipCache(ttl=settings.mcp_membership_cache_seconds),
-            ),
-        )
+    gate = McpAuthMiddleware(
+        RequestLimits(
+            StreamableHTTPASGIApp(session_manager),
+            max_body_bytes=settings.mcp_max_body_bytes,
+        ),
+        runtime=runtime,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        security=security,
+        memberships=MembershipCache(ttl=settings.mcp_membership_cache_seconds),
     )
+    app.state.verified_tokens = gate.tokens
+    # A Route, not a Mount: exactly /mcp (no redirect to /mcp/), every method passed through.
+    app.router.routes.append(Route(MCP_PATH, endpoint=gate))
 
     @app.get("/health", tags=["ops"])
     async def health(request: Request) -> JSONResponse:

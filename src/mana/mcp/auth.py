@@ -7,6 +7,9 @@ Every HTTP request to the MCP endpoint passes here before the SDK sees it, in th
    `iss`/`aud`/`exp` checked) against the auth service's JWKS — 401 with `WWW-Authenticate:
    Bearer` when missing or bad; 503 when the keys cannot be fetched. No other credential is
    accepted: no service key, no admin bypass. The token goes no further than this function.
+   The token is checked on every request, as MCP's authorization rules ask, but its signature
+   only the first time (`mana.auth.tokens.VerifiedTokens`): later requests with the same token
+   check its expiry and that the JWKS still holds the very key that verified it.
 3. The protocol era: only the handshake (initialize + `Mcp-Session-Id`) protocol versions are
    served. A 2026-07-28 request (the SDK client's `mode="auto"` probe) gets the JSON-RPC error
    -32022 naming the versions we speak; the SDK client then falls back to the handshake by
@@ -43,7 +46,8 @@ from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from mana.auth.tokens import AccessClaims, InvalidToken, verify_access_token
+from mana.auth.tokens import AccessClaims, InvalidToken, VerifiedTokens
+from mana.db import reading
 from mana.mcp.jwks import JwksUnavailable
 from mana.mcp.runtime import McpRuntime
 from mana.mcp.spaces import (
@@ -142,8 +146,8 @@ class McpAuthMiddleware:
         self._memberships = memberships
         self._runtime = runtime
         self._issuer = issuer
-        self._audience = audience
         self._transport_security = TransportSecurityMiddleware(security)
+        self.tokens = VerifiedTokens(issuer=issuer, audience=audience)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -182,12 +186,7 @@ class McpAuthMiddleware:
         if token is None:
             raise _unauthorized("missing bearer token", presented=False)
         try:
-            claims = await verify_access_token(
-                token,
-                key_for_kid=self._runtime.keys.key_for_kid,
-                issuer=self._issuer,
-                audience=self._audience,
-            )
+            claims = await self.tokens.verify(token, key_for_kid=self._runtime.keys.key_for_kid)
         except InvalidToken as exc:
             raise _unauthorized(str(exc), presented=True) from exc
         except JwksUnavailable as exc:
@@ -214,7 +213,7 @@ class McpAuthMiddleware:
             requested = parse_space_header(request.headers.get(SPACE_HEADER))
             space_id = self._memberships.get(claims.sub, requested)
             if space_id is None:
-                async with self._runtime.sessionmaker() as session:
+                async with reading(self._runtime.sessionmaker) as session:
                     space_id = await resolve_space(session, user_id=claims.sub, requested=requested)
                 self._memberships.put(claims.sub, requested, space_id)
         except InvalidSpaceHeader as exc:

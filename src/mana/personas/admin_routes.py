@@ -138,23 +138,7 @@ async def get_persona(
             updated_at=persona.updated_at,
         ),
         recent_actions=[ActionOut.model_validate(a) for a in detail.recent_actions],
-        recent_ticks=[
-            TickOut(
-                tick_id=t.id,
-                runner_id=t.runner_id,
-                brain=t.brain,
-                space_id=t.space_id,
-                status=t.status,
-                started_at=t.started_at,
-                finished_at=t.finished_at,
-                tool_calls=t.tool_calls,
-                errors=t.errors,
-                summary=t.summary,
-                usage=t.usage,
-                error_message=t.error_message,
-            )
-            for t in detail.recent_ticks
-        ],
+        recent_ticks=[TickOut.model_validate(t) for t in detail.recent_ticks],
         feedback_by_module=detail.feedback_by_module,
     )
 

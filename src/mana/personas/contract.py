@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import AfterValidator, AwareDatetime, ConfigDict, Field, ValidationInfo
+from pydantic import AfterValidator, AliasChoices, AwareDatetime, ConfigDict, Field, ValidationInfo
 from pydantic_core import PydanticCustomError
 
 from mana.auth.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
@@ -236,7 +236,8 @@ class ActionOut(ClientModel):
 
 
 class TickOut(ClientModel):
-    tick_id: uuid.UUID
+    # `tick_id` is the row's `id`: read from a PersonaTick with `TickOut.model_validate(tick)`.
+    tick_id: uuid.UUID = Field(validation_alias=AliasChoices("tick_id", "tickId", "id"))
     runner_id: str
     brain: str
     space_id: uuid.UUID | None
@@ -556,3 +557,28 @@ class IngestOut(ClientModel):
     ok: bool = True
     inserted: int
     duplicates: int
+
+
+# --- one tick with everything it left (admin tick detail, the dashboard's Tick page) --------
+
+
+class FeedbackOut(ClientModel):
+    module: str
+    rating: int
+    notes: str | None
+    created_at: datetime
+
+
+class TickPersonaOut(ClientModel):
+    user_id: uuid.UUID
+    email: str
+    name: str | None
+
+
+class TickDetailOut(ClientModel):
+    tick: TickOut
+    persona: TickPersonaOut
+    actions: list[ActionOut]
+    feedback: list[FeedbackOut]
+    # `actionSeq` of each observation is the `seq` of the call that showed it.
+    observations: list[ObservationOut]

@@ -24,7 +24,13 @@ from mana.auth.models import Space, SpaceMember, User
 from mana.kit.errors import InvalidInput, NotFound
 from mana.personas.contract import ModuleFeedbackOut, PersonaDeleted, PersonaListItem
 from mana.personas.errors import NotAPersona, PersonaNotFound
-from mana.personas.models import Persona, PersonaAction, PersonaFeedback, PersonaTick
+from mana.personas.models import (
+    Persona,
+    PersonaAction,
+    PersonaFeedback,
+    PersonaObservation,
+    PersonaTick,
+)
 from mana.spaces.service import delete_orphaned_shared_spaces
 
 RECENT_ACTIONS = 20
@@ -354,4 +360,64 @@ async def delete_persona(session: AsyncSession, *, user_id: uuid.UUID) -> Person
     await session.flush()
     return PersonaDeleted(
         deleted=user_id, user_id=user_id, email=email, orphaned_spaces_deleted=orphaned
+    )
+
+
+# --- one tick with everything it left (admin tick detail) -----------------------------------
+
+# Bounds what one page can pull in: a tick is capped far below this by the runner's turn limit
+# and the ingest batch size, so these only guard against a runaway writer.
+MAX_TICK_ACTIONS = 2000
+MAX_TICK_OBSERVATIONS = 2000
+
+
+class TickNotFound(NotFound):
+    def __init__(self, tick_id: uuid.UUID) -> None:
+        super().__init__(f"tick {tick_id} not found", details={"tickId": str(tick_id)})
+
+
+@dataclass(frozen=True)
+class TickDetail:
+    tick: PersonaTick
+    user: User
+    actions: list[PersonaAction]
+    feedback: list[PersonaFeedback]
+    observations: list[PersonaObservation]
+
+
+async def get_tick_detail(session: AsyncSession, *, tick_id: uuid.UUID) -> TickDetail:
+    """Four indexed reads: the tick with its persona's user, then its rows by `tick_id`."""
+    found = (
+        await session.execute(
+            sa.select(PersonaTick, User)
+            .join(User, User.id == PersonaTick.persona_id)
+            .where(PersonaTick.id == tick_id)
+        )
+    ).first()
+    if found is None:
+        raise TickNotFound(tick_id)
+    tick, user = found.tuple()
+    actions = await session.scalars(
+        sa.select(PersonaAction)
+        .where(PersonaAction.tick_id == tick_id)
+        .order_by(PersonaAction.seq)
+        .limit(MAX_TICK_ACTIONS)
+    )
+    feedback = await session.scalars(
+        sa.select(PersonaFeedback)
+        .where(PersonaFeedback.tick_id == tick_id)
+        .order_by(PersonaFeedback.module)
+    )
+    observations = await session.scalars(
+        sa.select(PersonaObservation)
+        .where(PersonaObservation.tick_id == tick_id)
+        .order_by(PersonaObservation.seq)
+        .limit(MAX_TICK_OBSERVATIONS)
+    )
+    return TickDetail(
+        tick=tick,
+        user=user,
+        actions=list(actions),
+        feedback=list(feedback),
+        observations=list(observations),
     )
