@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import logging
 import socket
@@ -32,6 +33,7 @@ from pathlib import Path
 
 from mana.clients.internal import InternalApi
 from mana.runner.brains.base import Brain
+from mana.runner.memory import Memory
 from mana.runner.metrics import RunnerMetrics
 from mana.runner.outages import AUTH, DATABASE, SERVICES, Breakers, failed_service
 from mana.runner.spool import Spool
@@ -41,9 +43,22 @@ from mana.runner.types import PersonaProfile
 logger = logging.getLogger(__name__)
 
 DEFAULT_LEASE_SECONDS = 60
-# The last few tick reports, for a look in tests and at a debugger; never more (issue 13: an
-# unbounded list of reports, each with its tool results, grew ~67 KB per tick).
+# The last few tick reports, for a look in tests and at a debugger, without their tool results,
+# story or observations (issue 13: an unbounded list of full reports grew ~67 KB per tick; a full
+# report also grows with the persona's data, whose list results it holds).
 RECENT_REPORTS = 32
+
+
+def _light(report: TickReport) -> TickReport:
+    return dataclasses.replace(
+        report,
+        actions=[],
+        ratings=[],
+        observations=[],
+        memory=Memory.unavailable(),
+        story=None,
+        failure=None,
+    )
 
 
 def default_runner_id() -> str:
@@ -205,7 +220,7 @@ class Runner:
             # The tick reached every service it needed (an error of its own is no outage).
             self.breakers.success(*SERVICES)
         report.failure = None  # the exception holds frames: not kept past this point
-        self.reports.append(report)
+        self.reports.append(_light(report))
         for collector in self._collectors:
             collector.append(report)
         self.metrics.ticks.labels(report.status).inc()
