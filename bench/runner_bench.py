@@ -268,11 +268,10 @@ class TickRow:
 
 
 async def drain_round(runner: Runner, budget: float) -> list[TickReport]:
-    runner.reports = []
-    with contextlib.suppress(TimeoutError):
+    with runner.collecting() as reports, contextlib.suppress(TimeoutError):
         # On time-out drain() is cancelled: it cancels its in-flight ticks and they post.
         await asyncio.wait_for(runner.drain(), budget)
-    return list(runner.reports)
+    return reports
 
 
 async def log_everyone_in(world: World, runner: Runner) -> None:

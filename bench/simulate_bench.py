@@ -72,11 +72,12 @@ def _baseline_child(database_url: str, rounds: int) -> None:
                 emails = [p.email for p in catalog.personas]
                 async with build_runner(settings, brain="scripted", runner_id="bench") as runner:
                     started = time.perf_counter()
-                    for _ in range(rounds):
-                        await runner.tick_by_email(emails)
+                    with runner.collecting() as reports:
+                        for _ in range(rounds):
+                            await runner.tick_by_email(emails)
                     seconds = time.perf_counter() - started
-                ok = sum(1 for r in runner.reports if not r.failed)
-                return len(runner.reports), ok, seconds
+                ok = sum(1 for r in reports if not r.failed)
+                return len(reports), ok, seconds
 
             ticks, ok, seconds = asyncio.run(tick_rounds())
     print(json.dumps({"ticks": ticks, "ok": ok, "seconds": seconds}))

@@ -103,6 +103,21 @@ class Settings(BaseSettings):
     persona_concurrency: int = Field(default=2, ge=1, validation_alias=_env("PERSONA_CONCURRENCY"))
     runner_paused: bool = Field(default=False, validation_alias=_env("RUNNER_PAUSED"))
     tick_timeout_seconds: float = Field(default=600.0, gt=0)
+    # The runner service's id (MANA_RUNNER_ID). Unset: host name + a hash of the state folder,
+    # stable across restarts, so a restarted runner takes its own leases back at once. Two
+    # runners on one host and folder need distinct ids.
+    runner_id: str | None = Field(default=None, min_length=1, max_length=120)
+    # A claim's lease. A live tick's heartbeat renews it every third of this; a dead runner's
+    # personas are free again after it (and tick on the next pass of any runner).
+    runner_lease_seconds: int = Field(default=60, ge=10, le=3600)
+    # Tick records that had not landed when the runner stopped; sent again on the next start.
+    runner_spool_dir: Path = Path(".mana") / "spool"
+    # A tick posts its audit rows as it goes, every this many calls or seconds (a runner killed
+    # mid-tick loses at most the last batch).
+    runner_action_batch_calls: int = Field(default=20, ge=1, le=500)
+    runner_action_batch_seconds: float = Field(default=5.0, gt=0)
+    # Circuit breaker per service: the longest pause between probing ticks during an outage.
+    runner_breaker_max_seconds: float = Field(default=60.0, ge=1)
     brain: str = "scripted"
     anthropic_api_key: SecretStr | None = Field(
         default=None, validation_alias=_env("ANTHROPIC_API_KEY")

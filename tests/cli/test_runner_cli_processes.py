@@ -1,7 +1,8 @@
 """Runner processes as they run in production, each test on a database of its own (a runner
 claims every due persona): two `mana runner tick --once` side by side share the work without
-overlap; `mana serve runner` killed with SIGKILL loses nothing it posted and its persona comes
-back when the lease expires; SIGTERM winds a tick down and exits 0; `mana serve all` runs the
+overlap; `mana serve runner` killed with SIGKILL loses nothing it posted, its tick is closed
+`abandoned` and its persona ticks again at once when it restarts, or within one short lease on
+another runner; SIGTERM winds a tick down and exits 0; `mana serve all` runs the
 three services together and Ctrl-C (SIGINT) stops them with exit 0."""
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ import pytest
 
 from mana.kit.server import free_port
 from mana.personas.password import derive_persona_password
-from mana.runner.loop import LEASE_MARGIN_SECONDS
 from mana.runner.tick import TickReport
 from tests.fixtures.database import Db, create_database
 from tests.fixtures.personas import persona_body, sql_id
@@ -44,6 +44,9 @@ from tests.fixtures.servers import (
 from tests.personas.seed_support import cli_env, mana_command, run_cli_concurrently
 
 TICK_TIMEOUT_SECONDS = 120
+# The lease the test runners take (MANA_RUNNER_LEASE_SECONDS): the bound on how long a dead
+# runner's persona waits for another runner.
+LEASE_SECONDS = 10
 # SIGTERM: uvicorn's graceful stop, then the runner's 10 s grace for in-flight ticks, then the
 # cancelled tick posts. Generous for a loaded machine.
 STOP_BOUND_SECONDS = 60
@@ -122,6 +125,16 @@ class MidTick:
     runner_id: str
 
 
+def runner_env(world: RunnerWorld) -> dict[str, str]:
+    return world.cli_env(
+        TICK_INTERVAL_MS="100",
+        MANA_TICK_TIMEOUT_SECONDS=str(TICK_TIMEOUT_SECONDS),
+        MANA_RUNNER_LEASE_SECONDS=str(LEASE_SECONDS),
+        # Audit rows leave the runner within 0.2 s of the call (the default is 5 s).
+        MANA_RUNNER_ACTION_BATCH_SECONDS="0.2",
+    )
+
+
 @contextmanager
 def runner_mid_tick(
     world: RunnerWorld, hanging: HangingHabitLog, tmp_path: Path
@@ -129,7 +142,7 @@ def runner_mid_tick(
     """`mana serve runner` with one due persona, caught in the middle of its tick (inside the
     hanging habits.log, after a habit was created)."""
     persona_id, email = world.create_persona(module_mix=HABITS_ONLY)
-    env = world.cli_env(TICK_INTERVAL_MS="100", MANA_TICK_TIMEOUT_SECONDS=str(TICK_TIMEOUT_SECONDS))
+    env = runner_env(world)
     port = free_port()
     with serving(["serve", "runner", "--port", str(port)], env=env, cwd=tmp_path) as (
         process,
@@ -138,11 +151,14 @@ def runner_mid_tick(
         assert hanging.entered.wait(60), log.read_text()
         (tick,) = wait_until(lambda: world.ticks(persona_id), what="the tick row")
         assert tick.status == "running"
+        # The calls made before the hang are on the server while the tick still runs.
+        # (the look back at what the persona remembers, then the brain's list and create)
+        wait_until(lambda: len(world.actions(tick.id)) == 3, what="the streamed audit rows")
         assert healthy(f"http://127.0.0.1:{port}")
         yield MidTick(process, persona_id, email, tick.id, tick.runner_id)
 
 
-def test_a_runner_killed_mid_tick_loses_nothing_it_posted_and_the_persona_returns(
+def test_a_runner_killed_mid_tick_gets_its_persona_back_at_once_when_it_restarts(
     hanging_world: RunnerWorld, hanging: HangingHabitLog, tmp_path: Path
 ) -> None:
     world = hanging_world
@@ -150,25 +166,61 @@ def test_a_runner_killed_mid_tick_loses_nothing_it_posted_and_the_persona_return
         caught.process.send_signal(signal.SIGKILL)
         assert caught.process.wait(timeout=30) == -signal.SIGKILL
 
-    # What it had posted is there (the tick it started); the rest of the tick is lost.
     (tick,) = world.ticks(caught.persona_id)
-    assert tick.status == "running" and world.actions(tick.id) == []
+    assert tick.status == "running"
     assert world.lease(caught.persona_id)[1] == caught.runner_id
     assert world.api.claim("another-runner") == []  # still leased: nobody else takes it
 
-    # The lease runs out (on the auth service's clock): the persona is due again.
-    world.auth.clock.advance(timedelta(seconds=TICK_TIMEOUT_SECONDS + LEASE_MARGIN_SECONDS))
+    # The same command in the same folder: the same runner id, no clock advanced.
+    hanging.released.set()
+    with serving(
+        ["serve", "runner", "--port", str(free_port())], env=runner_env(world), cwd=tmp_path
+    ) as (_, log):
+        wait_until(
+            lambda: world.tick_statuses(caught.persona_id) == ["abandoned", "ok"],
+            timeout=30,
+            what=f"the old tick closed and a new one done ({log})",
+        )
+    old, new = world.ticks(caught.persona_id)
+    assert old.id == tick.id and old.finished_at is not None
+    assert "restarted" in old.error_message and old.runner_id == new.runner_id
+    # What it did before the kill is in the audit, and counted on the closed tick.
+    assert [(a.tool_name, a.result) for a in world.actions(old.id)] == [
+        ("habits.list", "ok"),
+        ("habits.list", "ok"),
+        ("habits.create", "ok"),
+    ]
+    assert old.tool_calls == 3
+    # The habit made before the kill was found again, not created twice.
+    assert next(a.tool_name for a in world.actions(new.id)) == "habits.list"
+    assert len(world.rows_created_by("app.habits", caught.persona_id)) == 1
+    assert world.lease(caught.persona_id) == (None, None)
+
+
+def test_a_killed_runners_persona_goes_to_another_runner_after_one_short_lease(
+    hanging_world: RunnerWorld, hanging: HangingHabitLog, tmp_path: Path
+) -> None:
+    world = hanging_world
+    with runner_mid_tick(world, hanging, tmp_path) as caught:
+        caught.process.send_signal(signal.SIGKILL)
+        assert caught.process.wait(timeout=30) == -signal.SIGKILL
+
+    # One lease later (on the auth service's clock), not the tick timeout: due again.
+    world.auth.clock.advance(timedelta(seconds=LEASE_SECONDS + 1))
     hanging.released.set()
     report = asyncio.run(claim_then_tick(world, caught.email))
 
     assert report.status == "ok"
     old, new = world.ticks(caught.persona_id)
-    assert (old.id, old.status) == (tick.id, "running")
+    assert (old.id, old.status) == (caught.tick_id, "abandoned")
+    assert "lease ran out" in old.error_message
+    assert [a.tool_name for a in world.actions(old.id)] == [
+        "habits.list",
+        "habits.list",
+        "habits.create",
+    ]
     assert new.status == "ok" and new.runner_id != caught.runner_id
-    assert world.actions(old.id) == []
     assert [a.tool_name for a in world.actions(new.id)] == [a.tool_name for a in report.actions]
-    # The habit made before the kill was found again, not created twice.
-    assert report.actions[0].tool_name == "habits.list"
     assert len(world.rows_created_by("app.habits", caught.persona_id)) == 1
     assert len(world.rows_created_by("app.habit_logs", caught.persona_id)) == 1
     assert world.lease(caught.persona_id) == (None, None)

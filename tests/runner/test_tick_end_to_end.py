@@ -189,9 +189,9 @@ def test_a_persona_logs_in_once_and_refreshes_its_session_on_the_next_tick(
             settings = runner_world.settings(auth_url=proxy_url)
             async with asyncio.timeout(RUN_TIMEOUT_SECONDS):
                 async with in_process_runner(settings) as runner:
-                    await runner.tick_by_email([email])
-                    reports, _ = await runner.tick_by_email([email])
-                    return reports
+                    first, _ = await runner.tick_by_email([email])
+                    second, _ = await runner.tick_by_email([email])
+                    return first + second
 
         reports = asyncio.run(run())
     assert [r.status for r in reports] == ["ok", "ok"]

@@ -78,9 +78,10 @@ async def run_once(
                 )
                 if profile is None:
                     fail(f"no persona with email {persona}")
-                runner.start(profile)
-                await asyncio.gather(*runner.in_flight, return_exceptions=True)
-                return runner.reports
+                with runner.collecting() as reports:
+                    runner.start(profile)
+                    await asyncio.gather(*runner.in_flight, return_exceptions=True)
+                return reports
             return await runner.drain()
 
 

@@ -39,7 +39,9 @@ MAX_INT32 = 2**31 - 1
 MAX_SIMULATED_OFFSET = timedelta(days=400)
 
 TickCadence = Literal["daily", "weekdays", "hourly"]
-FinishedStatus = Literal["ok", "error", "timeout"]
+# `unavailable`: a service the tick needs (auth, MCP, database) was unreachable; the tick does
+# not count as the persona's day. (`abandoned` is the server's own, never sent by a runner.)
+FinishedStatus = Literal["ok", "error", "timeout", "unavailable"]
 ActionResult = Literal["ok", "error"]
 
 # --- field rules ------------------------------------------------------------------------------
@@ -407,6 +409,23 @@ class ClaimRequest(RequestModel):
     # Claim this one persona whether it is due or not (an operator's `runner tick --persona`);
     # a lease held by another runner is still respected.
     email: Annotated[Text, Field(min_length=3, max_length=320)] | None = None
+    # Client-chosen: the same id again (a retry after a lost answer) returns the set that
+    # claim leased instead of leasing another one.
+    claim_id: uuid.UUID | None = None
+
+
+class LeaseRenewal(RequestModel):
+    """A runner's heartbeat: extend its leases on these personas (ticks still in flight)."""
+
+    runner_id: RunnerId
+    persona_ids: Annotated[list[uuid.UUID], Field(max_length=1000)]
+    lease_seconds: Annotated[int, Field(ge=10, le=24 * 3600)]
+
+
+class RunnerRecovery(RequestModel):
+    """A (re)starting runner: close its ticks still `running` and release its leases."""
+
+    runner_id: RunnerId
 
 
 class TickStart(RequestModel):
@@ -522,6 +541,16 @@ class TickStateOut(ClientModel):
     status: str
     started_at: datetime
     finished_at: datetime | None
+
+
+class LeaseRenewalOut(ClientModel):
+    # The personas whose lease was extended; one missing is no longer this runner's.
+    renewed: list[uuid.UUID]
+
+
+class RunnerRecoveryOut(ClientModel):
+    abandoned_ticks: int
+    released_personas: int
 
 
 class IngestOut(ClientModel):

@@ -31,6 +31,7 @@ from mana.personas.contract import (
 )
 from mana.personas.errors import PersonaNotFound
 from mana.personas.models import (
+    NOT_A_DAY_STATUSES,
     Persona,
     PersonaAction,
     PersonaFeedback,
@@ -174,6 +175,11 @@ async def finish_tick(
     Finishing again with identical content is a no-op (changed=False); different content is
     a 409. The lease is released only if the tick's runner holds it: a runner whose lease ran
     out must not free the persona under the runner that has claimed it since.
+
+    `unavailable` (a service the tick needed was unreachable) leaves `last_active_at` alone:
+    the persona's day is not used up. A tick the server closed as `abandoned` takes the real
+    outcome when it arrives late (from a runner's spool), but its lease is not touched: the
+    abandon already let the persona go.
     """
     tick = await session.scalar(
         sa.select(PersonaTick)
@@ -191,7 +197,8 @@ async def finish_tick(
         "usage": usage_json,
         "errorMessage": error_message,
     }
-    if tick.status != "running":
+    late = tick.status == "abandoned"
+    if tick.status != "running" and not late:
         stored = {
             "status": tick.status,
             "toolCalls": tick.tool_calls,
@@ -217,26 +224,28 @@ async def finish_tick(
     tick.error_message = error_message
     now = tick_time(now, tick.clock_offset_ms)
     tick.finished_at = now
-    # Never backwards: a simulated past tick must not make a persona that was active since
-    # look idle (and so due) to a live runner.
-    await session.execute(
-        sa.update(Persona)
-        .where(
-            Persona.user_id == persona_id,
-            sa.or_(Persona.last_active_at.is_(None), Persona.last_active_at < now),
+    if status not in NOT_A_DAY_STATUSES:
+        # Never backwards: a simulated past tick must not make a persona that was active since
+        # look idle (and so due) to a live runner.
+        await session.execute(
+            sa.update(Persona)
+            .where(
+                Persona.user_id == persona_id,
+                sa.or_(Persona.last_active_at.is_(None), Persona.last_active_at < now),
+            )
+            .values(last_active_at=now)
+            .execution_options(synchronize_session=False)
         )
-        .values(last_active_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    await session.execute(
-        sa.update(Persona)
-        .where(
-            Persona.user_id == persona_id,
-            sa.or_(Persona.leased_by == tick.runner_id, Persona.leased_by.is_(None)),
+    if not late:
+        await session.execute(
+            sa.update(Persona)
+            .where(
+                Persona.user_id == persona_id,
+                sa.or_(Persona.leased_by == tick.runner_id, Persona.leased_by.is_(None)),
+            )
+            .values(leased_until=None, leased_by=None, lease_claim_id=None)
+            .execution_options(synchronize_session=False)
         )
-        .values(leased_until=None, leased_by=None)
-        .execution_options(synchronize_session=False)
-    )
     await session.flush()
     return tick, True
 

@@ -23,7 +23,11 @@ from mana.personas.contract import (
     DueOut,
     FeedbackBatch,
     IngestOut,
+    LeaseRenewal,
+    LeaseRenewalOut,
     PersonaProfile,
+    RunnerRecovery,
+    RunnerRecoveryOut,
     TickFinish,
     TickStart,
     TickStateOut,
@@ -71,7 +75,9 @@ def _tick_out(tick: PersonaTick) -> TickStateOut:
 async def claim(
     _service: ServiceCaller, body: ClaimRequest, session: DbSession, clock: AppClock
 ) -> ClaimOut:
-    """Lease up to `limit` due personas to `runnerId` for `leaseSeconds`."""
+    """Lease up to `limit` due personas to `runnerId` for `leaseSeconds`. The same `claimId`
+    again returns the set that claim leased (a retry after a lost answer). Ticks whose lease is
+    gone are closed `abandoned` first."""
     claimed = await leasing.claim_personas(
         session,
         runner_id=body.runner_id,
@@ -79,8 +85,36 @@ async def claim(
         lease=timedelta(seconds=body.lease_seconds),
         now=clock.now(),
         email=body.email,
+        claim_id=body.claim_id,
     )
     return ClaimOut(personas=[_due_out(d) for d in claimed])
+
+
+@router.post("/leases/renew", response_model=LeaseRenewalOut, responses=_ERRORS)
+async def renew_leases(
+    _service: ServiceCaller, body: LeaseRenewal, session: DbSession, clock: AppClock
+) -> LeaseRenewalOut:
+    """A runner's heartbeat: extend its leases on the personas whose ticks are in flight."""
+    renewed = await leasing.renew_leases(
+        session,
+        runner_id=body.runner_id,
+        persona_ids=body.persona_ids,
+        lease=timedelta(seconds=body.lease_seconds),
+        now=clock.now(),
+    )
+    return LeaseRenewalOut(renewed=renewed)
+
+
+@router.post("/recover", response_model=RunnerRecoveryOut, responses=_ERRORS)
+async def recover(
+    _service: ServiceCaller, body: RunnerRecovery, session: DbSession, clock: AppClock
+) -> RunnerRecoveryOut:
+    """A runner starting under `runnerId`: close its ticks still `running` as `abandoned` and
+    release its leases, so its personas tick again now."""
+    recovery = await leasing.recover_runner(session, runner_id=body.runner_id, now=clock.now())
+    return RunnerRecoveryOut(
+        abandoned_ticks=recovery.abandoned_ticks, released_personas=recovery.released_personas
+    )
 
 
 @router.get("/due", response_model=DueOut, responses=_ERRORS)

@@ -13,7 +13,12 @@ from mana.db import Base, JSONType, UTCDateTime, new_id, one_of, utcnow
 
 TICK_CADENCES = ("daily", "weekdays", "hourly")
 ACTION_RESULTS = ("ok", "error")
-TICK_STATUSES = ("running", "ok", "error", "timeout")
+# `unavailable`: the tick could not run because a service it needs (auth, MCP, database) was
+# unreachable; it does not use up the persona's day. `abandoned`: closed by the server because
+# its runner stopped reporting (lease expired, persona claimed again, runner restarted).
+TICK_STATUSES = ("running", "ok", "error", "timeout", "unavailable", "abandoned")
+# Statuses that do not count as the persona's day (its `last_active_at` is left as it was).
+NOT_A_DAY_STATUSES = ("unavailable", "abandoned")
 
 
 class Persona(Base):
@@ -39,6 +44,9 @@ class Persona(Base):
     # simply expires and the persona becomes due again.
     leased_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     leased_by: Mapped[str | None] = mapped_column(sa.String(120))
+    # The client-chosen id of the claim that took the lease: a retried claim (its answer was
+    # lost) finds its own set again instead of leasing another one.
+    lease_claim_id: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid)
 
 
 class PersonaTick(Base):
@@ -46,6 +54,13 @@ class PersonaTick(Base):
     __table_args__ = (
         sa.CheckConstraint(one_of("status", TICK_STATUSES), name="status"),
         sa.Index("ix_persona_ticks_persona_started", "persona_id", "started_at"),
+        # Every claim looks for running ticks whose lease is gone: few rows, read often.
+        sa.Index(
+            "ix_persona_ticks_running",
+            "persona_id",
+            postgresql_where=sa.text("status = 'running'"),
+            sqlite_where=sa.text("status = 'running'"),
+        ),
         {"schema": "auth"},
     )
 

@@ -41,7 +41,7 @@ def create_runner_app(
         stop = asyncio.Event()
         try:
             async with build_runner(
-                settings, brain=the_brain, clock=clock, metrics=metrics
+                settings, brain=the_brain, clock=clock, metrics=metrics, service=True
             ) as runner:
                 app.state.runner = runner
                 loop_task = asyncio.create_task(runner.run_forever(stop), name="runner-loop")
@@ -75,6 +75,9 @@ def create_runner_app(
             # The loop's heartbeat: passes keep counting while paused, so a stalled loop shows.
             "passes": runner.passes,
             "lastPassAt": runner.last_pass_at.isoformat() if runner.last_pass_at else None,
+            # Services whose circuit breaker is open (ticks paused until a probe succeeds).
+            "unreachable": runner.breakers.open_services(),
+            "spooled": runner.spool.pending() if runner.spool else 0,
         }
 
     @app.get("/metrics", include_in_schema=False)

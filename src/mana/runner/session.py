@@ -33,7 +33,12 @@ logger = logging.getLogger(__name__)
 
 
 class LoginFailed(Exception):
-    pass
+    """The persona could not sign in. `service` is set when that was an outage (the auth
+    service or its database unreachable), not a refusal of this persona."""
+
+    def __init__(self, message: str, *, service: str | None = None) -> None:
+        super().__init__(message)
+        self.service = service
 
 
 class PersonaAuth:
@@ -41,6 +46,7 @@ class PersonaAuth:
     of presenting the password again (as a returning user's app would)."""
 
     def __init__(self, auth_url: str, seed_secret: str, client: httpx.AsyncClient) -> None:
+        self.base_url = auth_url
         self._base = auth_url.rstrip("/") + "/api/v1/auth"
         self._secret = seed_secret
         self._client = client
@@ -63,13 +69,26 @@ class PersonaAuth:
                 f"{self._base}/login", json={"email": persona.email, "password": password}
             )
         except httpx.TransportError as exc:
-            raise LoginFailed(f"login failed: auth service unreachable ({exc})") from exc
+            raise LoginFailed(
+                f"login failed: auth service unreachable ({type(exc).__name__}: {exc})",
+                service="auth",
+            ) from exc
         if response.status_code != 200:
+            error = None
             try:
-                message = response.json().get("message", response.text)
-            except ValueError:
+                answer = response.json()
+                message, error = answer.get("message", response.text), answer.get("error")
+            except (ValueError, AttributeError):
                 message = response.text
-            raise LoginFailed(f"login failed ({response.status_code}): {message}")
+            # A 5xx is the service's trouble, not this persona's: not the persona's day.
+            service = (
+                "database"
+                if error == "database_unavailable"
+                else "auth"
+                if response.status_code >= 500
+                else None
+            )
+            raise LoginFailed(f"login failed ({response.status_code}): {message}", service=service)
         return self._keep(persona, response.json())
 
     def _keep(self, persona: PersonaProfile, body: dict[str, Any]) -> str:

@@ -23,9 +23,12 @@ from mana.kit.clock import Clock
 from mana.personas.contract import Story
 from mana.runner.brains.base import Brain, BudgetExceeded, DayContext
 from mana.runner.expectations import Checker, look_back
+from mana.runner.heartbeat import Heartbeat
 from mana.runner.memory import Memory, after_tick, compact
+from mana.runner.outages import DESCRIPTIONS, failed_service, one_line
 from mana.runner.recording import checked_ratings, summarize_experience
 from mana.runner.session import LoginFailed, McpConnections, PersonaAuth, mcp_toolbox
+from mana.runner.streaming import ActionStream
 from mana.runner.toolmap import ToolMap
 from mana.runner.types import (
     ActionRecord,
@@ -59,6 +62,12 @@ class TickReport:
     memory: Memory = field(default_factory=Memory.unavailable)
     # The story after this tick (None: not written, e.g. the memory could not be read).
     story: Story | None = None
+    # How many of `actions` were posted while the tick ran (the rest go with its finish).
+    actions_posted: int = 0
+    # Set when the tick was `unavailable`: which service was unreachable, and the exception
+    # (for the runner's breaker, which logs one traceback per outage; dropped after that).
+    failed_service: str | None = None
+    failure: BaseException | None = None
 
     @property
     def errors(self) -> int:
@@ -95,6 +104,11 @@ class TickDeps:
     clock: Clock
     runner_id: str
     timeout_seconds: float
+    # The persona's lease, renewed by the tick's heartbeat every third of it.
+    lease_seconds: int = 60
+    # Audit rows go to the server while the tick runs: every this many calls or seconds.
+    action_batch_calls: int = 20
+    action_batch_seconds: float = 5.0
     # `mana simulate`: `clock` runs on the simulated day and the tick is started at its time,
     # so the auth service dates everything the tick writes on that day.
     simulated: bool = False
@@ -157,6 +171,12 @@ async def run_tick(
         space_id=report.space.id if report.space else None,
         started_at=deps.clock.now() if deps.simulated else None,
     )
+    heartbeat = Heartbeat(
+        deps.internal,
+        runner_id=deps.runner_id,
+        persona_id=persona.user_id,
+        lease_seconds=deps.lease_seconds,
+    )
     tick_started = deps.clock.now()
     report.memory = await _read_memory(deps, persona)
     space_id = report.space.id if report.space else None
@@ -164,6 +184,7 @@ async def run_tick(
     if report.memory.loaded:
         day.story = compact(report.memory.story, space_id)
     toolbox = None
+    stream: ActionStream | None = None
     checker: Checker | None = None
     cancelled = False
     deadline = asyncio.timeout(deps.timeout_seconds)
@@ -177,6 +198,7 @@ async def run_tick(
                 clock=deps.clock,
                 connections=deps.mcp,
             ) as toolbox:
+                stream = _stream_actions(deps, report, toolbox.records)
                 toolmap = ToolMap.of(toolbox.tools)
                 checker = Checker(
                     toolmap,
@@ -213,8 +235,14 @@ async def run_tick(
     except asyncio.CancelledError:
         cancelled = True
     except Exception as exc:  # the per-persona boundary: one persona never stops the others
+        service = failed_service(exc, auth_url=deps.auth.base_url, mcp_url=deps.mcp_url)
         if shut_down():  # our cancellation, disguised as an error by the MCP client
             cancelled = True
+        elif service is not None and not deadline.expired():
+            # Not the persona's day: recorded as such, and the runner's breaker logs it once.
+            report.status = "unavailable"
+            report.error_message = f"{DESCRIPTIONS[service]} unreachable: {one_line(exc)}"
+            report.failed_service, report.failure = service, exc
         else:
             report.status, report.error_message = _failure(exc, deadline, deps.timeout_seconds)
             if report.status == "error" and not isinstance(exc, LoginFailed):
@@ -227,6 +255,8 @@ async def run_tick(
         else:
             cancelled = True
     finally:
+        if stream is not None:
+            report.actions_posted = await stream.close()
         if toolbox is not None:
             report.actions = list(toolbox.records)
             if checker is not None:
@@ -251,11 +281,27 @@ async def run_tick(
         report.status = "error"
         report.error_message = "runner shut down during the tick"
     await _post(report, brain, deps)
+    await heartbeat.stop()
     if observe is not None:
         observe(report)
     if cancelled:
         raise asyncio.CancelledError
     return report
+
+
+def _stream_actions(
+    deps: TickDeps, report: TickReport, records: list[ActionRecord]
+) -> ActionStream:
+    stream = ActionStream(
+        deps.internal,
+        report.persona.user_id,
+        report.tick_id,
+        lambda: records,
+        every_calls=deps.action_batch_calls,
+        every_seconds=deps.action_batch_seconds,
+    )
+    stream.start()
+    return stream
 
 
 def _cancel_requested() -> bool:
@@ -285,7 +331,9 @@ def _failure(exc: Exception, deadline: asyncio.Timeout, timeout: float) -> tuple
 async def _post(report: TickReport, brain: Brain, deps: TickDeps) -> None:
     persona_id = report.persona.user_id
     try:
-        await deps.internal.post_actions(persona_id, report.tick_id, report.actions)
+        await deps.internal.post_actions(
+            persona_id, report.tick_id, report.actions[report.actions_posted :]
+        )
         await deps.internal.post_observations(persona_id, report.tick_id, report.observations)
         await deps.internal.post_feedback(persona_id, report.tick_id, report.ratings)
         await _write_memory(report, deps)
