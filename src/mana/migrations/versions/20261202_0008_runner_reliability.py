@@ -2,7 +2,7 @@
 a persona's lease (idempotent claims), and an index of running ticks (closed when their lease
 is gone).
 
-Revision ID: 0007_runner_reliability
+Revision ID: 0008_runner_reliability
 Revises: 0007_tick_clock
 Create Date: 2026-12-02 07:15:00
 """
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0007_runner_reliability"
+revision: str = "0008_runner_reliability"
 down_revision: str | None = "0007_tick_clock"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
