@@ -358,6 +358,23 @@ async def _insert_batch(
     return IngestResult(inserted=len(inserted), duplicates=len(conflicting))
 
 
+async def _admit_batch(
+    session: AsyncSession,
+    *,
+    persona_id: uuid.UUID,
+    keys: Sequence[tuple[uuid.UUID, Any]],
+    collection: str,
+    key: str,
+) -> dict[uuid.UUID, int | None]:
+    """What every batch goes through before its insert: the persona locked, no key twice in
+    the batch, every row's tick one of this persona's. Returns each tick's clock offset."""
+    await lock_persona(session, persona_id)
+    _reject_duplicate_keys(keys, collection, key)
+    return await check_ticks(
+        session, persona_id=persona_id, tick_ids=[k[0] for k in keys], collection=collection
+    )
+
+
 _ACTION_CONTENT = ("tool_name", "input_hash", "result", "error_message", "latency_ms")
 
 
@@ -365,10 +382,12 @@ async def record_actions(
     session: AsyncSession, *, persona_id: uuid.UUID, actions: Sequence[ActionIn], now: datetime
 ) -> IngestResult:
     """Store a batch of tool-call audit rows, idempotent on (tick_id, seq)."""
-    await lock_persona(session, persona_id)
-    _reject_duplicate_keys([(a.tick_id, a.seq) for a in actions], "actions", "seq")
-    offsets = await check_ticks(
-        session, persona_id=persona_id, tick_ids=[a.tick_id for a in actions], collection="actions"
+    offsets = await _admit_batch(
+        session,
+        persona_id=persona_id,
+        keys=[(a.tick_id, a.seq) for a in actions],
+        collection="actions",
+        key="seq",
     )
     rows = [
         {
@@ -405,13 +424,12 @@ async def record_feedback(
     now: datetime,
 ) -> IngestResult:
     """Store a batch of per-module ratings, idempotent on (tick_id, module)."""
-    await lock_persona(session, persona_id)
-    _reject_duplicate_keys([(f.tick_id, f.module) for f in feedback], "feedback", "module")
-    offsets = await check_ticks(
+    offsets = await _admit_batch(
         session,
         persona_id=persona_id,
-        tick_ids=[f.tick_id for f in feedback],
+        keys=[(f.tick_id, f.module) for f in feedback],
         collection="feedback",
+        key="module",
     )
     rows = [
         {
@@ -445,13 +463,12 @@ async def record_observations(
     now: datetime,
 ) -> IngestResult:
     """Store a batch of observations, idempotent on (tick_id, seq)."""
-    await lock_persona(session, persona_id)
-    _reject_duplicate_keys([(o.tick_id, o.seq) for o in observations], "observations", "seq")
-    offsets = await check_ticks(
+    offsets = await _admit_batch(
         session,
         persona_id=persona_id,
-        tick_ids=[o.tick_id for o in observations],
+        keys=[(o.tick_id, o.seq) for o in observations],
         collection="observations",
+        key="seq",
     )
     rows = [
         {
