@@ -32,6 +32,7 @@ ENDPOINTS = [
     ("GET", "/api/v1/admin/findings/modules/calendar"),
     ("GET", "/api/v1/admin/alerts"),
     ("POST", f"/api/v1/admin/alerts/{uuid.uuid4()}/acknowledge"),
+    ("POST", "/api/v1/admin/alerts/evaluate"),
 ]
 
 
@@ -232,6 +233,21 @@ def test_a_module_has_a_daily_series_tools_clusters_and_filtered_notes(stack: St
     assert {a["module"] for a in data["alerts"]} == {"calendar"}
     assert missing.status_code == 404 and missing.json()["error"] == "not_found"
     assert bad.status_code == 422 and zero.status_code == 422
+
+
+def test_evaluating_now_again_changes_nothing_and_lists_what_is_open(stack: Stack) -> None:
+    before = stack.open_alerts()
+    deliveries = len(stack.receiver.bodies)
+    with stack.admin() as client:
+        response = client.post("/api/v1/admin/alerts/evaluate")
+    assert response.status_code == 200, response.text
+    data = response.json()
+    # The fault is still in the recent window: nothing opens twice, nothing resolves.
+    assert data["opened"] == [] and data["resolved"] == []
+    assert {a["id"] for a in data["openAlerts"]} == {a["id"] for a in before}
+    assert all(a["status"] == "open" for a in data["openAlerts"])
+    assert datetime.fromisoformat(data["evaluatedAt"]) <= datetime.now(UTC)
+    assert len(stack.receiver.bodies) == deliveries  # no change, no webhook
 
 
 def test_acknowledging_an_alert_persists_and_keeps_it_open(stack: Stack) -> None:

@@ -20,6 +20,33 @@ from tests.fixtures.personas import make_admin
 from tests.fixtures.servers import running_auth_service
 
 
+async def _write_broken_calendar(url: str) -> None:
+    """The same history, not evaluated: only the gate's own evaluation can see the fault."""
+    engine = create_engine(url)
+    try:
+        async with transaction(create_sessionmaker(engine)) as session:
+            start = datetime.now(UTC).date() - timedelta(days=10)
+            await write_history(session, start=start, days=10, faults=(Fault("calendar", 7),))
+    finally:
+        await engine.dispose()
+
+
+def test_the_gate_evaluates_before_it_reads(fresh_database_url: str, tmp_path: Path) -> None:
+    asyncio.run(_write_broken_calendar(fresh_database_url))
+    with running_auth_service(fresh_database_url) as auth:
+        token = str(auth.login(make_admin(auth, Db(fresh_database_url)))["token"])
+        target = ("--auth", auth.url, "--jwt", token)
+        # No tick finished on this service, so nothing evaluated the history before: a
+        # report alone shows no alert, the gate evaluates and fails.
+        report = run_mana("findings", *target, database_url=fresh_database_url, cwd=tmp_path)
+        gate = run_mana(
+            "findings", *target, "--fail-on-alert", database_url=fresh_database_url, cwd=tmp_path
+        )
+    assert report.returncode == 0 and "no open alerts" in report.stdout, report.stderr
+    assert gate.returncode == 1, gate.stderr
+    assert "open alert" in gate.stderr and "calendar" in gate.stdout
+
+
 async def _break_calendar(url: str) -> int:
     """Ten days of history, calendar broken for the last three; evaluate as of now."""
     engine = create_engine(url)

@@ -8,7 +8,7 @@ import time
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from mana.findings.delivery import AlertEvaluator, AlertNotifier
+from mana.findings.delivery import AlertEvaluator, AlertNotifier, Evaluation
 from mana.findings.settings import AlertSettings
 from mana.kit.clock import Clock
 
@@ -35,6 +35,33 @@ async def test_a_burst_of_finishes_runs_one_evaluation_and_a_later_one_waits_for
         assert time.monotonic() - first_poke >= 0.3
     finally:
         await evaluator.stop()
+
+
+async def test_evaluation_also_runs_on_its_period_without_any_tick(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    settings = AlertSettings(  # type: ignore[call-arg]
+        _env_file=None, debounce_seconds=0, evaluate_interval_seconds=0.1
+    )
+    twice = asyncio.Event()
+
+    class Observed(AlertEvaluator):
+        async def evaluate_now(self) -> Evaluation:
+            evaluation = await super().evaluate_now()
+            if self.runs >= 2:
+                twice.set()
+            return evaluation
+
+    evaluator = Observed(sessionmaker, Clock(), settings, AlertNotifier(settings))
+    try:
+        evaluator.start_periodic()
+        async with asyncio.timeout(30):
+            await twice.wait()  # nobody pokes: the period alone runs it, again and again
+    finally:
+        await evaluator.stop()
+    runs = evaluator.runs
+    await asyncio.sleep(0.3)
+    assert evaluator.runs == runs  # stopped means stopped
 
 
 async def test_a_failing_evaluation_is_logged_and_never_raised(

@@ -205,9 +205,13 @@ def print_module(data: ModuleFindingsOut) -> None:
 
 
 async def _fetch(
-    base: str, token: str, *, days: int, module: str | None, max_rating: int
+    base: str, token: str, *, days: int, module: str | None, max_rating: int, evaluate: bool
 ) -> FindingsOverviewOut | ModuleFindingsOut:
     async with FindingsClient(base, token) as client:
+        if evaluate:
+            # A gate must not read before the last tick's evaluation, which runs after a
+            # debounce on the server: evaluate now, then read.
+            await client.evaluate()
         if module is None:
             return await client.overview(days=days)
         return await client.module(module, days=days, max_rating=max_rating)
@@ -222,7 +226,9 @@ def findings(
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the API's JSON instead."),
     fail_on_alert: bool = typer.Option(
-        False, "--fail-on-alert", help="Exit 1 while alerts are open (a CI gate)."
+        False,
+        "--fail-on-alert",
+        help="Evaluate the alert rules now, then exit 1 while alerts are open (a CI gate).",
     ),
     auth: str | None = typer.Option(
         None,
@@ -247,7 +253,9 @@ def findings(
             "(an admin gets one with `mana auth token --email ADMIN_EMAIL`)",
             USAGE_ERROR,
         )
-    data = _run(_fetch(base, token, days=days, module=module, max_rating=max_rating))
+    data = _run(
+        _fetch(base, token, days=days, module=module, max_rating=max_rating, evaluate=fail_on_alert)
+    )
     if as_json:
         print(json.dumps(data.model_dump(mode="json", by_alias=True), indent=2))
     elif isinstance(data, FindingsOverviewOut):

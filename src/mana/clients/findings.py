@@ -9,6 +9,7 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from mana.findings.schemas import (
+    AlertEvaluationOut,
     AlertListOut,
     AlertOut,
     FindingsOverviewOut,
@@ -103,3 +104,7 @@ class FindingsClient:
 
     async def acknowledge(self, alert_id: uuid.UUID) -> AlertOut:
         return await self._call(AlertOut, "POST", f"/api/v1/admin/alerts/{alert_id}/acknowledge")
+
+    async def evaluate(self) -> AlertEvaluationOut:
+        """Evaluate the alert rules now (what a gate does before it reads)."""
+        return await self._call(AlertEvaluationOut, "POST", "/api/v1/admin/alerts/evaluate")

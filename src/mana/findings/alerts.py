@@ -13,6 +13,7 @@ minimum counts on both sides, a margin on the means, and a one-sided Mann–Whit
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -374,6 +375,7 @@ async def list_alerts(
     *,
     status: str | None = None,
     module: str | None = None,
+    ids: Sequence[uuid.UUID] | None = None,
     limit: int = 200,
 ) -> list[AlertRow]:
     query = (
@@ -386,6 +388,8 @@ async def list_alerts(
         query = query.where(Alert.status == status)
     if module is not None:
         query = query.where(Alert.module == module)
+    if ids is not None:
+        query = query.where(Alert.id.in_(ids))
     return [AlertRow(alert, email) for alert, email in await session.execute(query)]
 
 

@@ -3,6 +3,8 @@
 `AlertEvaluator.poke()` is what the tick-finish route schedules (as a background task, after
 the response): it starts at most one evaluation per `debounce_seconds` per process, in a task
 owned by the auth app's lifespan, so a finish never waits for it and never fails because of it.
+The lifespan also pokes every `evaluate_interval_seconds`, so an alert resolves on time when
+nothing ticks; `POST /api/v1/admin/alerts/evaluate` evaluates at once (the CI gate's call).
 
 `AlertNotifier` posts a Slack-compatible body (`text`, plus `event` and the structured `alert`
 beside it) for every alert that opens or resolves, retried with exponential backoff (tenacity).
@@ -136,6 +138,7 @@ class AlertEvaluator:
         self._last = float("-inf")
         self._pending = False
         self._task: asyncio.Task[None] | None = None
+        self._periodic: asyncio.Task[None] | None = None
         # `mana simulate`: the time of the latest finished tick, when it was a simulated one
         # (dated on its simulated day); the windows are then taken as of that time.
         self._as_of: datetime | None = None
@@ -164,13 +167,30 @@ class AlertEvaluator:
                 return
             delay = self.settings.debounce_seconds
 
-    async def evaluate_now(self) -> list[AlertChange]:
+    async def evaluate_now(self) -> Evaluation:
+        """Evaluate in a transaction of its own, as of `as_of()`."""
+        now = self.as_of()
         async with transaction(self.sessionmaker) as session:
-            now = self._as_of or self.clock.now()
             changes = await evaluate_alerts(session, now=now, settings=self.settings)
         self.runs += 1
         self.notifier.submit(changes)  # after the commit: never announce a rolled-back alert
-        return changes
+        return Evaluation(now, changes)
+
+    def as_of(self) -> datetime:
+        """Where an evaluation's windows end: the latest simulated tick's time if there was
+        one, else the clock's now."""
+        return self._as_of or self.clock.now()
+
+    def start_periodic(self) -> None:
+        """Poke every `evaluate_interval_seconds` (0: never) until `stop()`."""
+        interval = self.settings.evaluate_interval_seconds
+        if interval > 0 and self._periodic is None:
+            self._periodic = asyncio.get_running_loop().create_task(self._every(interval))
+
+    async def _every(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            await self.poke(self._as_of)
 
     async def wait_idle(self) -> None:
         """Until nothing is running or waiting to run (tests, an orderly hand-over)."""
@@ -178,9 +198,18 @@ class AlertEvaluator:
             await asyncio.gather(asyncio.shield(self._task), return_exceptions=True)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        for task in (self._periodic, self._task):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One evaluation: the time its windows end at, and what it opened or resolved."""
+
+    as_of: datetime
+    changes: list[AlertChange]
 
 
 @dataclass
@@ -214,6 +243,7 @@ async def start_alerts(app: Any, settings: AlertSettings | None = None) -> Alert
     notifier = AlertNotifier(settings)
     notifier.start()
     evaluator = AlertEvaluator(app.state.sessionmaker, app.state.clock, settings, notifier)
+    evaluator.start_periodic()
     app.state.alert_evaluator = evaluator
     return evaluator
 

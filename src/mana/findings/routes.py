@@ -9,11 +9,13 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, BackgroundTasks, Path, Query, Request
 
 from mana.auth.deps import AdminUser, AppClock, DbSession
 from mana.findings import alerts, service
+from mana.findings.delivery import AlertEvaluator
 from mana.findings.schemas import (
+    AlertEvaluationOut,
     AlertListOut,
     AlertOut,
     FindingsOverviewOut,
@@ -23,6 +25,7 @@ from mana.findings.schemas import (
 router = APIRouter(prefix="/api/v1/admin", tags=["findings"])
 
 MAX_DAYS = 365
+MAX_OPEN_LISTED = 1000
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "Missing or invalid token"},
@@ -87,6 +90,41 @@ async def list_alerts(
         session, status=None if status == "all" else status, module=module, limit=limit
     )
     return AlertListOut(items=[service.alert_out(r) for r in rows])
+
+
+@router.post("/alerts/evaluate", response_model=AlertEvaluationOut, responses=_ERRORS)
+async def evaluate_alerts_now(
+    _admin: AdminUser,
+    request: Request,
+    session: DbSession,
+    clock: AppClock,
+    background: BackgroundTasks,
+) -> AlertEvaluationOut:
+    """Evaluate every rule now and answer with what opened, what resolved and what is open.
+
+    What a CI gate calls before reading: evaluation otherwise follows tick finishes after a
+    debounce, so the last one may still be pending when a simulation ends."""
+    evaluator: AlertEvaluator | None = getattr(request.app.state, "alert_evaluator", None)
+    now = evaluator.as_of() if evaluator is not None else clock.now()
+    # In the request's own transaction (on SQLite it already holds the write lock: a second
+    # transaction would wait on it). Webhooks go out after the response, i.e. after the commit.
+    settings = evaluator.settings if evaluator is not None else None
+    changes = await alerts.evaluate_alerts(session, now=now, settings=settings)
+    if evaluator is not None and changes:
+        background.add_task(evaluator.notifier.submit, changes)
+    changed = {
+        r.alert.id: service.alert_out(r)
+        for r in await alerts.list_alerts(
+            session, ids=[c.alert.id for c in changes], limit=len(changes) or 1
+        )
+    }
+    still_open = await alerts.list_alerts(session, status="open", limit=MAX_OPEN_LISTED)
+    return AlertEvaluationOut(
+        evaluated_at=now,
+        opened=[changed[c.alert.id] for c in changes if c.event == "opened"],
+        resolved=[changed[c.alert.id] for c in changes if c.event == "resolved"],
+        open_alerts=[service.alert_out(r) for r in still_open],
+    )
 
 
 @router.post(

@@ -108,6 +108,13 @@ class AlertListOut(ResponseModel):
     items: list[AlertOut]
 
 
+class AlertEvaluationOut(ResponseModel):
+    evaluated_at: datetime = Field(description="The time the windows were taken as of.")
+    opened: list[AlertOut] = Field(description="Alerts this evaluation opened.")
+    resolved: list[AlertOut] = Field(description="Alerts this evaluation resolved.")
+    open_alerts: list[AlertOut] = Field(description="Every alert open after it, newest first.")
+
+
 class FindingsOverviewOut(ResponseModel):
     window: WindowOut
     dates: list[date] = Field(description="The days of the window: the x-axis of every trend.")

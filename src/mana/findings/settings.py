@@ -29,6 +29,9 @@ class AlertSettings(BaseSettings):
 
     # Evaluation runs after a tick finishes, at most once per this many seconds per process.
     debounce_seconds: float = Field(default=10.0, ge=0)
+    # ... and on this period regardless, so an alert resolves on time when nothing ticks (a
+    # paused runner, a quiet night). 0 turns the periodic evaluation off.
+    evaluate_interval_seconds: float = Field(default=300.0, ge=0)
 
     # Windows: the recent window is compared with the baseline window just before it.
     recent_days: int = Field(default=3, ge=1, le=30)
