@@ -110,6 +110,9 @@ class Settings(BaseSettings):
     # A claim's lease. A live tick's heartbeat renews it every third of this; a dead runner's
     # personas are free again after it (and tick on the next pass of any runner).
     runner_lease_seconds: int = Field(default=60, ge=10, le=3600)
+    # The auth service closes ticks whose lease ran out (`abandoned`) this often, so a tick of a
+    # runner that died shows as ended even when no runner claims again. 0: only claims do it.
+    stale_tick_sweep_seconds: float = Field(default=60.0, ge=0)
     # Tick records that had not landed when the runner stopped; sent again on the next start.
     runner_spool_dir: Path = Path(".mana") / "spool"
     # A tick posts its audit rows as it goes, every this many calls or seconds (a runner killed

@@ -8,7 +8,10 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+from tests.fixtures.database import Db
 from tests.fixtures.personas import PersonaApi, action, app_now
+from tests.fixtures.runner import wait_until
+from tests.fixtures.servers import running_auth_service
 
 INTERNAL = "/api/v1/internal/personas"
 
@@ -93,6 +96,26 @@ def test_a_tick_whose_lease_ran_out_is_closed_when_the_next_claim_comes(
     tick = _tick(personas, persona_id, tick_id)
     assert tick["status"] == "abandoned" and tick["toolCalls"] == 1
     assert tick["finishedAt"] is not None and "lease ran out" in tick["errorMessage"]
+
+
+def test_the_auth_service_closes_a_dead_runners_tick_without_any_claim(
+    database_url: str, db: Db, admin_email: str
+) -> None:
+    with running_auth_service(database_url, stale_tick_sweep_seconds=0.1) as auth:
+        personas = PersonaApi(auth=auth, db=db, admin_token=str(auth.login(admin_email)["token"]))
+        persona_id = personas.create()
+        assert persona_id in {p["userId"] for p in personas.drain("r-dead", leaseSeconds=30)}
+        tick_id = personas.start_tick(persona_id, runner_id="r-dead")
+        assert personas.post_actions(persona_id, [action(tick_id, 0)]).status_code == 200
+        assert _tick(personas, persona_id, tick_id)["status"] == "running"
+
+        auth.clock.advance(timedelta(seconds=31))  # the lease runs out; no runner claims again
+        tick = wait_until(
+            lambda: (t := _tick(personas, persona_id, tick_id))["status"] == "abandoned" and t,
+            timeout=30,
+            what="the sweeper to close the tick",
+        )
+    assert tick["toolCalls"] == 1 and "lease ran out" in tick["errorMessage"]
 
 
 def test_heartbeats_keep_a_live_ticks_lease_and_skip_leases_held_by_others(

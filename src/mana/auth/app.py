@@ -30,6 +30,7 @@ from mana.personas.admin_routes import router as admin_personas_router
 from mana.personas.internal_routes import router as internal_personas_router
 from mana.personas.memory_routes import admin_router as admin_memory_router
 from mana.personas.memory_routes import internal_router as internal_memory_router
+from mana.personas.sweeper import StaleTickSweeper
 from mana.personas.tick_routes import router as admin_ticks_router
 from mana.spaces.routes import router as spaces_router
 
@@ -66,6 +67,9 @@ def create_auth_app(settings: Settings, *, clock: Clock | None = None) -> FastAP
             prefix=prefix,
         )
         app.state.sessionmaker = create_sessionmaker(engine)
+        app.state.stale_tick_sweeper = StaleTickSweeper(
+            app.state.sessionmaker, clock, interval=settings.stale_tick_sweep_seconds
+        )
         app.state.keyring = KeyRing(
             app.state.sessionmaker, clock, refresh_seconds=settings.key_refresh_seconds
         )
@@ -74,8 +78,10 @@ def create_auth_app(settings: Settings, *, clock: Clock | None = None) -> FastAP
             # the engine's connections.
             await app.state.keyring.ensure_signing_key(production=settings.is_production)
             await start_alerts(app)  # evaluation after tick finishes + webhook delivery
+            app.state.stale_tick_sweeper.start()
             yield
         finally:
+            await app.state.stale_tick_sweeper.stop()
             await stop_alerts(app)
             await engine.dispose()
 
