@@ -328,3 +328,43 @@ def test_a_long_tick_keeps_its_short_lease_through_heartbeats(
         asyncio.run(asyncio.wait_for(run(), RUN_TIMEOUT_SECONDS))
     assert runner_world.tick_statuses(persona_id) == ["ok"]
     assert runner_world.lease(persona_id) == (None, None)
+
+
+def test_an_mcp_server_lost_mid_tick_ends_the_tick_unavailable_not_ok_with_errors(
+    database_url: str, tmp_path: Path
+) -> None:
+    hanging = HangingHabitLog()
+    with (
+        fresh_world(backend_of(database_url), tmp_path, tools=hanging.tools()) as world,
+        proxy_for(world.mcp.endpoint) as proxy,
+    ):
+        persona_id, _ = world.create_persona(module_mix=HABITS_ONLY)
+        settings = world.settings(mcp_url=via(world.mcp.endpoint, proxy), tick_interval_ms=100)
+
+        async def run() -> None:
+            async with in_process_runner(settings) as runner:
+                stop = asyncio.Event()
+                loop = asyncio.create_task(runner.run_forever(stop))
+                try:
+                    await until(hanging.entered.is_set, "a call in flight")
+                    proxy.cut()  # the server is gone mid-call, and for the rest of the tick
+                    await until(lambda: statuses(runner, "unavailable") >= 1, "the tick ended")
+                    hanging.released.set()
+                    proxy.restore()
+                    await until(lambda: statuses(runner, "ok") >= 1, "the next tick ok")
+                finally:
+                    stop.set()
+                    await loop
+
+        try:
+            asyncio.run(asyncio.wait_for(run(), RUN_TIMEOUT_SECONDS))
+        finally:
+            hanging.released.set()
+        ticks = world.ticks(persona_id)
+        lost = ticks[0]
+        # An outage, not the product's error: the tick is `unavailable` (it keeps the persona's
+        # day), and the call that was cut is still in its audit.
+        assert lost.status == "unavailable", ticks
+        assert lost.error_message.startswith("MCP server unreachable: ")
+        assert [a.tool_name for a in world.actions(lost.id)][-1] == "habits.log"
+        assert ticks[-1].status == "ok"
