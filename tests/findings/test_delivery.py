@@ -19,7 +19,9 @@ async def test_a_burst_of_finishes_runs_one_evaluation_and_a_later_one_waits_for
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
     settings = AlertSettings(_env_file=None, debounce_seconds=0.3)  # type: ignore[call-arg]
-    evaluator = AlertEvaluator(sessionmaker, Clock(), settings, AlertNotifier(settings))
+    evaluator = AlertEvaluator(
+        sessionmaker, Clock(), settings, AlertNotifier(settings, sessionmaker, Clock())
+    )
     first_poke = time.monotonic()
     try:
         for _ in range(20):
@@ -52,7 +54,9 @@ async def test_evaluation_also_runs_on_its_period_without_any_tick(
                 twice.set()
             return evaluation
 
-    evaluator = Observed(sessionmaker, Clock(), settings, AlertNotifier(settings))
+    evaluator = Observed(
+        sessionmaker, Clock(), settings, AlertNotifier(settings, sessionmaker, Clock())
+    )
     try:
         evaluator.start_periodic()
         async with asyncio.timeout(30):
@@ -72,7 +76,9 @@ async def test_a_failing_evaluation_is_logged_and_never_raised(
             raise RuntimeError("clock broke")
 
     settings = AlertSettings(_env_file=None, debounce_seconds=0)  # type: ignore[call-arg]
-    evaluator = AlertEvaluator(sessionmaker, BrokenClock(), settings, AlertNotifier(settings))
+    evaluator = AlertEvaluator(
+        sessionmaker, BrokenClock(), settings, AlertNotifier(settings, sessionmaker, Clock())
+    )
     await evaluator.poke()
     async with asyncio.timeout(30):
         await evaluator.wait_idle()  # returns: the failure stayed inside the task

@@ -140,8 +140,9 @@ async def test_alert_evaluation_after_a_simulated_tick_is_taken_as_of_that_tick(
 
     engine = create_engine(fresh_database_url)
     settings = AlertSettings(_env_file=None, debounce_seconds=0)  # type: ignore[call-arg]
+    sessions = create_sessionmaker(engine)
     evaluator = AlertEvaluator(
-        create_sessionmaker(engine), NoClock(), settings, AlertNotifier(settings)
+        sessions, NoClock(), settings, AlertNotifier(settings, sessions, NoClock())
     )
     try:
         await evaluator.poke(as_of=datetime.now(UTC) - timedelta(days=9))

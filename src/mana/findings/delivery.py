@@ -8,17 +8,18 @@ nothing ticks; `POST /api/v1/admin/alerts/evaluate` evaluates at once (the CI ga
 
 `AlertNotifier` posts a Slack-compatible body (`text`, plus `event` and the structured `alert`
 beside it) for every alert that opens or resolves, retried with exponential backoff (tenacity).
-The queue is in memory and bounded: a restart loses undelivered notifications (the alerts
-themselves are stored and served by the API regardless).
+Notifications are stored in an outbox table in the same transaction as the alert change
+(`mana.findings.outbox`), so a restart or crash loses none: delivery is at least once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 import httpx
@@ -32,14 +33,13 @@ from tenacity import (
 )
 
 from mana.db import transaction
+from mana.findings import outbox
 from mana.findings.alerts import AlertChange, AlertRow, evaluate_alerts
 from mana.findings.service import alert_out
 from mana.findings.settings import AlertSettings
 from mana.kit.clock import Clock
 
 logger = logging.getLogger("mana.findings")
-
-QUEUE_LIMIT = 1000
 
 
 class RetryableDelivery(Exception):
@@ -56,12 +56,32 @@ def webhook_body(change: AlertChange) -> dict[str, Any]:
     }
 
 
+def claim_lease(settings: AlertSettings) -> timedelta:
+    """How long a claimed notification is left to its process: one delivery with every retry,
+    so a live process is never overtaken, and a dead one's row is due again after it."""
+    per_attempt = settings.webhook_timeout_seconds + settings.webhook_backoff_max_seconds
+    return timedelta(seconds=settings.webhook_attempts * per_attempt + 30)
+
+
 class AlertNotifier:
-    def __init__(self, settings: AlertSettings) -> None:
+    """Posts the outbox's notifications to the webhook, oldest first, from a background task.
+
+    Woken by `wake()` after a commit that stored notifications, and every
+    `webhook_poll_seconds` regardless (rows another process stored, rows whose lease ran out).
+    """
+
+    def __init__(
+        self,
+        settings: AlertSettings,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        clock: Clock,
+    ) -> None:
         self.settings = settings
+        self.sessionmaker = sessionmaker
+        self.clock = clock
         self.delivered = 0
         self.failed = 0
-        self._queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=QUEUE_LIMIT)
+        self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._http: httpx.AsyncClient | None = None
 
@@ -81,27 +101,55 @@ class AlertNotifier:
         if self._http is not None:
             await self._http.aclose()
 
-    def submit(self, changes: list[AlertChange]) -> None:
-        if not self.enabled:
-            return
-        for change in changes:
-            try:
-                self._queue.put_nowait(webhook_body(change))
-            except asyncio.QueueFull:
-                self.failed += 1
-                logger.warning("alert webhook queue full; dropped %s", change.alert.id)
+    async def store(
+        self, session: AsyncSession, changes: list[AlertChange], *, now: datetime
+    ) -> None:
+        """In the caller's transaction: the notifications for these changes (if a webhook is
+        set). Call `wake()` once it has committed."""
+        if self.enabled and changes:
+            stored = [(c.alert.id, c.event, webhook_body(c)) for c in changes]
+            await outbox.enqueue(session, stored, now=now)
+
+    def wake(self) -> None:
+        self._wake.set()
 
     async def _run(self) -> None:
         while True:
-            body = await self._queue.get()
             try:
-                await self._deliver(body)
-                self.delivered += 1
-            except Exception:  # the loop must survive any receiver failure
-                self.failed += 1
-                logger.exception("alert webhook gave up on %s", body["alert"]["id"])
+                sent = await self._deliver_next()
+            except Exception:  # the database is down, say: the next poll tries again
+                logger.warning("alert webhook outbox unavailable", exc_info=True)
+                sent = False
+            if sent:
+                continue
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.settings.webhook_poll_seconds):
+                    await self._wake.wait()
+            self._wake.clear()
 
-    async def _deliver(self, body: dict[str, Any]) -> None:
+    async def _deliver_next(self) -> bool:
+        """Deliver the oldest due notification; False when there was none."""
+        async with transaction(self.sessionmaker) as session:
+            row = await outbox.claim_next(
+                session, now=self.clock.now(), lease=claim_lease(self.settings)
+            )
+            if row is None:
+                return False
+            notification_id, body = row.id, row.body
+        attempts, error = await self._post(body)
+        async with transaction(self.sessionmaker) as session:
+            await outbox.finish(
+                session, notification_id, now=self.clock.now(), attempts=attempts, error=error
+            )
+        if error is None:
+            self.delivered += 1
+        else:
+            self.failed += 1
+            logger.error("alert webhook gave up on %s: %s", body["alert"]["id"], error)
+        return True
+
+    async def _post(self, body: dict[str, Any]) -> tuple[int, str | None]:
+        """(attempts made, None when delivered else the last error)."""
         assert self._http is not None and self.settings.webhook_url
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self.settings.webhook_attempts),
@@ -112,12 +160,18 @@ class AlertNotifier:
             retry=retry_if_exception_type((httpx.TransportError, RetryableDelivery)),
             reraise=True,
         )
-        async for attempt in retrying:
-            with attempt:
-                response = await self._http.post(self.settings.webhook_url, json=body)
-                if response.status_code == 429 or response.status_code >= 500:
-                    raise RetryableDelivery(f"HTTP {response.status_code}")
-                response.raise_for_status()  # another 4xx: the body is wrong, do not retry
+        attempts = 0
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    attempts += 1
+                    response = await self._http.post(self.settings.webhook_url, json=body)
+                    if response.status_code == 429 or response.status_code >= 500:
+                        raise RetryableDelivery(f"HTTP {response.status_code}")
+                    response.raise_for_status()  # another 4xx: the body is wrong, no retry
+        except (httpx.HTTPError, RetryableDelivery) as exc:
+            return attempts, f"{type(exc).__name__}: {exc}"
+        return attempts, None
 
 
 class AlertEvaluator:
@@ -172,8 +226,10 @@ class AlertEvaluator:
         now = self.as_of()
         async with transaction(self.sessionmaker) as session:
             changes = await evaluate_alerts(session, now=now, settings=self.settings)
+            await self.notifier.store(session, changes, now=now)
         self.runs += 1
-        self.notifier.submit(changes)  # after the commit: never announce a rolled-back alert
+        if changes:
+            self.notifier.wake()  # after the commit: never announce a rolled-back alert
         return Evaluation(now, changes)
 
     def as_of(self) -> datetime:
@@ -240,7 +296,7 @@ EvaluateAlertsAfterResponse = Annotated[EvaluationRequest, Depends(_evaluate_aft
 async def start_alerts(app: Any, settings: AlertSettings | None = None) -> AlertEvaluator:
     """Create, start and attach the notifier and evaluator (call in the app lifespan)."""
     settings = settings or getattr(app.state, "alert_settings", None) or AlertSettings()
-    notifier = AlertNotifier(settings)
+    notifier = AlertNotifier(settings, app.state.sessionmaker, app.state.clock)
     notifier.start()
     evaluator = AlertEvaluator(app.state.sessionmaker, app.state.clock, settings, notifier)
     evaluator.start_periodic()

@@ -14,6 +14,7 @@ from mana.personas.models import PersonaAction
 
 ALERT_RULES = ("rating_drop", "error_rate", "latency_p95", "new_cluster", "new_observation")
 ALERT_STATUSES = ("open", "resolved")
+ALERT_EVENTS = ("opened", "resolved")
 
 
 class Alert(Base):
@@ -54,6 +55,38 @@ class Alert(Base):
     acknowledged_by: Mapped[uuid.UUID | None] = mapped_column(
         sa.ForeignKey("auth.users.id", ondelete="SET NULL")
     )
+
+
+class AlertNotification(Base):
+    """The webhook outbox: one row per alert that opened or resolved, written in the same
+    transaction as the change, so a restart or a crash never loses a notification (delivery is
+    at least once). A claim moves `next_attempt_at` past the delivery's whole retry budget: a
+    process that dies mid-delivery leaves the row to whoever is up once that time passes."""
+
+    __tablename__ = "alert_notifications"
+    __table_args__ = (
+        sa.CheckConstraint(one_of("event", ALERT_EVENTS), name="event"),
+        sa.UniqueConstraint("alert_id", "event"),  # an alert opens once and resolves once
+        sa.Index(
+            "ix_alert_notifications_due",
+            "next_attempt_at",
+            postgresql_where=sa.text("delivered_at IS NULL AND failed_at IS NULL"),
+            sqlite_where=sa.text("delivered_at IS NULL AND failed_at IS NULL"),
+        ),
+        {"schema": "auth"},
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=new_id)
+    alert_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("auth.alerts.id", ondelete="CASCADE"))
+    event: Mapped[str] = mapped_column(sa.String(16))
+    # The webhook body as of the change (what the receiver is told happened then).
+    body: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
 
 
 # Findings read persona_actions by time window across all personas, which the personas' own

@@ -111,7 +111,8 @@ async def evaluate_alerts_now(
     settings = evaluator.settings if evaluator is not None else None
     changes = await alerts.evaluate_alerts(session, now=now, settings=settings)
     if evaluator is not None and changes:
-        background.add_task(evaluator.notifier.submit, changes)
+        await evaluator.notifier.store(session, changes, now=now)
+        background.add_task(evaluator.notifier.wake)  # after the response: committed by then
     changed = {
         r.alert.id: service.alert_out(r)
         for r in await alerts.list_alerts(

@@ -26,6 +26,9 @@ class AlertSettings(BaseSettings):
     # Exponential backoff between attempts: initial, doubling, capped at max.
     webhook_backoff_seconds: float = Field(default=1.0, ge=0)
     webhook_backoff_max_seconds: float = Field(default=60.0, ge=0)
+    # The outbox is also read this often (notifications another auth process stored, or whose
+    # delivering process died); a change in this process wakes the notifier at once.
+    webhook_poll_seconds: float = Field(default=5.0, gt=0)
 
     # Evaluation runs after a tick finishes, at most once per this many seconds per process.
     debounce_seconds: float = Field(default=10.0, ge=0)
