@@ -274,7 +274,7 @@ async def check_ticks(
             PersonaTick.id.in_(wanted), PersonaTick.persona_id == persona_id
         )
     )
-    owned: dict[uuid.UUID, int | None] = dict(rows.tuples().all())
+    owned: dict[uuid.UUID, int | None] = dict(rows.all())
     bad = [
         {"field": f"{collection}[{index}].tickId", "message": "no such tick for this persona"}
         for index, tick_id in enumerate(tick_ids)
@@ -327,7 +327,7 @@ async def _insert_batch(
     stmt = _insert_ignoring_conflicts(session, table, key_columns).returning(
         table.c[first], table.c[second]
     )
-    inserted = {(a, b) for a, b in (await session.execute(stmt, rows)).tuples()}
+    inserted = {(a, b) for a, b in await session.execute(stmt, rows)}
     conflicting = [i for i, row in enumerate(rows) if (row[first], row[second]) not in inserted]
     if conflicting:
         columns = sorted({name for i in conflicting for name in compared[i]})

@@ -43,7 +43,7 @@ async def _spaces_of(
         .order_by(Space.type != "personal", Space.created_at, Space.id)
     )
     spaces: dict[uuid.UUID, list[PersonaSpace]] = {user_id: [] for user_id in user_ids}
-    for user_id, space_id, name, type_, role in rows.tuples():
+    for user_id, space_id, name, type_, role in rows:
         spaces[user_id].append(PersonaSpace(id=space_id, name=name, type=type_, role=role))
     return spaces
 
@@ -68,7 +68,7 @@ async def due_personas(session: AsyncSession, *, now: datetime, limit: int) -> l
         .order_by(*due_order())
         .limit(limit)
     )
-    return await _with_spaces(session, rows.tuples())
+    return await _with_spaces(session, rows)
 
 
 async def claim_personas(
@@ -201,7 +201,7 @@ async def _abandon(
                 .where(PersonaAction.tick_id.in_([t.id for t in ticks]))
                 .group_by(PersonaAction.tick_id)
             )
-        ).tuples()
+        )
     }
     for tick in ticks:
         calls, failed = counts.get(tick.id, (0, 0))
