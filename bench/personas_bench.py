@@ -12,7 +12,8 @@ because these machines are noisy):
     full list (every page at limit 1000);
   - GET /api/v1/admin/personas/{id};
   - POST /api/v1/internal/personas/{id}/actions in batches of 500 (rows/s), beside a raw
-    `executemany` INSERT … ON CONFLICT DO NOTHING, one transaction per batch.
+    `executemany` INSERT … ON CONFLICT DO NOTHING, one transaction per batch, alternated over
+    `--ingest-rounds` rounds (the ratio is the median of the rounds' ratios).
 
 `--database NAME` reuses a database kept by an earlier `--keep` run and skips the load.
 """
@@ -485,95 +486,113 @@ def _action_rows(tick_id: uuid.UUID, start: datetime) -> list[dict[str, Any]]:
     ]
 
 
+RAW_INSERT = (
+    "INSERT INTO auth.persona_actions (persona_id, tick_id, seq, tool_name, input_hash, "
+    "result, error_message, latency_ms, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, "
+    "$8, $9) ON CONFLICT (tick_id, seq) DO NOTHING"
+)
+
+
 async def measure_ingest(
-    base_url: str, url: str, data: Dataset, *, batches: int, clients: int
+    base_url: str, url: str, data: Dataset, *, batches: int, clients: int, rounds: int
 ) -> None:
+    """Rows/s through the API (1 client, then `clients` at once) beside a raw asyncpg
+    `executemany` of the same rows, one transaction per batch, into fresh ticks — alternated
+    over `rounds` so machine noise hits both alike; the ratio is the median of the rounds'."""
     rng = random.Random(11)
     headers = {"X-Service-Key": SERVICE_KEY}
     now = datetime.now(UTC)
+    per_round = max(1, batches // rounds)
     connection = await asyncpg.connect(url)
     try:
         async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=120) as client:
-            # One tick per batch, started through the API (not timed).
-            jobs = []
-            for _ in range(batches):
-                persona_id = rng.choice(data.persona_ids)
-                response = await client.post(
-                    f"/api/v1/internal/personas/{persona_id}/ticks",
-                    json={"runnerId": "bench", "brain": "scripted"},
-                )
-                response.raise_for_status()
-                tick_id = uuid.UUID(response.json()["tickId"])
-                jobs.append((persona_id, {"actions": _action_rows(tick_id, now)}))
 
-            async def post(persona_id: uuid.UUID, body: dict[str, Any]) -> None:
-                response = await client.post(
-                    f"/api/v1/internal/personas/{persona_id}/actions", json=body
-                )
-                response.raise_for_status()
-                assert response.json()["inserted"] == BATCH, response.text
+            async def api_jobs(count: int) -> list[tuple[uuid.UUID, dict[str, Any]]]:
+                """One tick per batch, started through the API (not timed)."""
+                jobs = []
+                for _ in range(count):
+                    persona_id = rng.choice(data.persona_ids)
+                    response = await client.post(
+                        f"/api/v1/internal/personas/{persona_id}/ticks",
+                        json={"runnerId": "bench", "brain": "scripted"},
+                    )
+                    response.raise_for_status()
+                    tick_id = uuid.UUID(response.json()["tickId"])
+                    jobs.append((persona_id, {"actions": _action_rows(tick_id, now)}))
+                return jobs
 
-            for label, concurrency in (("1 client", 1), (f"{clients} clients", clients)):
-                if concurrency < 1:
-                    continue
-                half = jobs[: len(jobs) // 2] if concurrency == 1 else jobs[len(jobs) // 2 :]
-                queue = list(half)
-                start = time.perf_counter()
+            async def api_rate(concurrency: int) -> float:
+                queue = await api_jobs(per_round)
+                total = len(queue)
 
-                async def worker(queue: list[tuple[uuid.UUID, dict[str, Any]]] = queue) -> None:
+                async def worker() -> None:
                     while queue:
                         persona_id, body = queue.pop()
-                        await post(persona_id, body)
+                        response = await client.post(
+                            f"/api/v1/internal/personas/{persona_id}/actions", json=body
+                        )
+                        response.raise_for_status()
+                        assert response.json()["inserted"] == BATCH, response.text
 
+                start = time.perf_counter()
                 await asyncio.gather(*(worker() for _ in range(concurrency)))
-                api_rate = len(half) * BATCH / (time.perf_counter() - start)
-                say(
-                    f"  {'POST actions (500/batch, ' + label + ')':<34} API {api_rate:10,.0f} rows/s"
-                )
+                return total * BATCH / (time.perf_counter() - start)
 
-        # Raw baseline: the same rows, asyncpg executemany with ON CONFLICT, one
-        # transaction per batch, into fresh ticks.
-        insert = (
-            "INSERT INTO auth.persona_actions (persona_id, tick_id, seq, tool_name, input_hash, "
-            "result, error_message, latency_ms, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, "
-            "$8, $9) ON CONFLICT (tick_id, seq) DO NOTHING"
-        )
-        raw_jobs = []
-        for _ in range(len(jobs) // 2):
-            persona_id = rng.choice(data.persona_ids)
-            tick_id = uuid.uuid4()
-            await connection.execute(
-                "INSERT INTO auth.persona_ticks (id, persona_id, runner_id, brain, status, "
-                "started_at, tool_calls, errors) VALUES ($1, $2, 'bench', 'scripted', 'running', "
-                "$3, 0, 0)",
-                tick_id,
-                persona_id,
-                now,
-            )
-            raw_jobs.append(
-                [
-                    (
-                        persona_id,
+            async def raw_rate() -> float:
+                jobs = []
+                for _ in range(per_round):
+                    persona_id = rng.choice(data.persona_ids)
+                    tick_id = uuid.uuid4()
+                    await connection.execute(
+                        "INSERT INTO auth.persona_ticks (id, persona_id, runner_id, brain, "
+                        "status, started_at, tool_calls, errors) VALUES ($1, $2, 'bench', "
+                        "'scripted', 'running', $3, 0, 0)",
                         tick_id,
-                        row["seq"],
-                        row["toolName"],
-                        row["inputHash"],
-                        "ok",
-                        None,
-                        row["latencyMs"],
-                        now + timedelta(milliseconds=row["seq"]),
+                        persona_id,
+                        now,
                     )
-                    for row in _action_rows(tick_id, now)
-                ]
-            )
-        start = time.perf_counter()
-        for rows in raw_jobs:
-            async with connection.transaction():
-                await connection.executemany(insert, rows)
-        raw_rate = len(raw_jobs) * BATCH / (time.perf_counter() - start)
-        say(f"  {'raw executemany (500/batch)':<34} raw {raw_rate:10,.0f} rows/s")
+                    jobs.append(
+                        [
+                            (
+                                persona_id,
+                                tick_id,
+                                row["seq"],
+                                row["toolName"],
+                                row["inputHash"],
+                                "ok",
+                                None,
+                                row["latencyMs"],
+                                now + timedelta(milliseconds=row["seq"]),
+                            )
+                            for row in _action_rows(tick_id, now)
+                        ]
+                    )
+                start = time.perf_counter()
+                for rows in jobs:
+                    async with connection.transaction():
+                        await connection.executemany(RAW_INSERT, rows)
+                return len(jobs) * BATCH / (time.perf_counter() - start)
+
+            one: list[float] = []
+            many: list[float] = []
+            raw: list[float] = []
+            for _ in range(rounds):
+                one.append(await api_rate(1))
+                raw.append(await raw_rate())
+                many.append(await api_rate(clients))
     finally:
         await connection.close()
+    raw_median = statistics.median(raw)
+    say(
+        f"  {'raw executemany (500/batch)':<34} raw {raw_median:10,.0f} rows/s (median of {rounds})"
+    )
+    for label, rates in (("1 client", one), (f"{clients} clients", many)):
+        ratios = [api / base for api, base in zip(rates, raw, strict=True)]
+        say(
+            f"  {'POST actions (500/batch, ' + label + ')':<34} API {statistics.median(rates):10,.0f}"
+            f" rows/s   ratio to raw {statistics.median(ratios):5.2f}"
+            f" (rounds {', '.join(f'{r:.2f}' for r in ratios)})"
+        )
 
 
 # --- server --------------------------------------------------------------------------------
@@ -623,6 +642,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--iterations", type=int, default=200, help="samples per latency figure")
     parser.add_argument("--ingest-batches", type=int, default=200, help="500-row batches")
     parser.add_argument("--ingest-clients", type=int, default=4)
+    parser.add_argument(
+        "--ingest-rounds", type=int, default=5, help="API/raw alternations for ingest"
+    )
     parser.add_argument("--dsn", default=DEFAULT_DSN, help="PostgreSQL server (admin database)")
     parser.add_argument("--database", help="reuse this already loaded database (skip the load)")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
@@ -662,6 +684,7 @@ def main(argv: list[str] | None = None) -> int:
                     data,
                     batches=args.ingest_batches,
                     clients=args.ingest_clients,
+                    rounds=args.ingest_rounds,
                 )
             )
     finally:
