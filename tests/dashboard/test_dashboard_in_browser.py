@@ -109,6 +109,13 @@ def test_acknowledging_an_alert_sticks_after_reload(page: Page, dashboard: Site)
     expect(row.get_by_role("button", name=re.compile("^Acknowledge"))).to_have_count(0)
     screenshot(page, "04-alerts")
 
+    # The rules run again on demand; the fault still holds, so nothing opens or resolves.
+    with page.expect_navigation():
+        page.get_by_role("button", name="Evaluate now").click()
+    expect(page.get_by_role("status")).to_have_text("Evaluated just now: 0 opened, 0 resolved.")
+    expect(page.locator(f'tr[data-alert-id="{alert_id}"]')).to_be_visible()
+    screenshot(page, "04b-alerts-evaluated")
+
 
 def test_persona_and_tick_pages_show_what_happened_and_hold_on_a_phone(
     page: Page, dashboard: Site

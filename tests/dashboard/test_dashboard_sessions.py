@@ -75,8 +75,9 @@ def test_forms_without_the_sessions_csrf_token_are_refused(dashboard: Site) -> N
 
         forged = client.post(f"/alerts/{alert_id}/acknowledge", data={"csrf": "guess"})
         missing = client.post("/signout", data={})
+        evaluate = client.post("/alerts/evaluate", data={"csrf": "guess"})
 
-        assert (forged.status_code, missing.status_code) == (403, 403)
+        assert (forged.status_code, missing.status_code, evaluate.status_code) == (403, 403, 403)
         assert client.get("/").status_code == 200  # still signed in
         row = client.get("/alerts?status=open").text
         assert f'data-alert-id="{alert_id}"' in row

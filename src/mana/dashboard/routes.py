@@ -29,6 +29,7 @@ from mana.dashboard.web import (
     set_session,
 )
 from mana.findings.schemas import (
+    AlertEvaluationOut,
     AlertListOut,
     AlertOut,
     FindingsOverviewOut,
@@ -353,12 +354,27 @@ async def alerts_page(
     request: Request,
     admin: Admin,
     status: Literal["open", "resolved", "all"] = "open",
+    opened: Annotated[int | None, Query(ge=0)] = None,
+    resolved: Annotated[int | None, Query(ge=0)] = None,
 ) -> Response:
     listed = await admin.get(ALERTS, AlertListOut, params={"status": status})
-    return render(
-        request,
-        "alerts.html",
-        {"title": "Alerts", "nav": "alerts", "alerts": listed.items, "status": status},
+    context = {
+        "title": "Alerts",
+        "nav": "alerts",
+        "alerts": listed.items,
+        "status": status,
+        # Set after "Evaluate now": what that evaluation changed (a redirect carries it).
+        "evaluated": None if opened is None or resolved is None else (opened, resolved),
+    }
+    return render(request, "alerts.html", context)
+
+
+@router.post("/alerts/evaluate")
+async def evaluate(request: Request, admin: Admin, form: CheckedForm) -> Response:
+    """Run the alert rules now instead of waiting for the next tick or period."""
+    result = await admin.post(f"{ALERTS}/evaluate", AlertEvaluationOut)
+    return _see_other(
+        f"/alerts?status=open&opened={len(result.opened)}&resolved={len(result.resolved)}"
     )
 
 
