@@ -13,14 +13,23 @@ class McpRuntime:
 
     def __init__(self) -> None:
         self._sessionmaker: async_sessionmaker[AsyncSession] | None = None
+        self._reader: async_sessionmaker[AsyncSession] | None = None
         self._keys: JwksKeyCache | None = None
 
-    def open(self, *, sessionmaker: async_sessionmaker[AsyncSession], keys: JwksKeyCache) -> None:
+    def open(
+        self,
+        *,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        reader: async_sessionmaker[AsyncSession],
+        keys: JwksKeyCache,
+    ) -> None:
         self._sessionmaker = sessionmaker
+        self._reader = reader
         self._keys = keys
 
     def close(self) -> None:
         self._sessionmaker = None
+        self._reader = None
         self._keys = None
 
     @property
@@ -28,6 +37,13 @@ class McpRuntime:
         if self._sessionmaker is None:
             raise RuntimeError("the MCP app is not running (its lifespan has not started)")
         return self._sessionmaker
+
+    @property
+    def reader(self) -> async_sessionmaker[AsyncSession]:
+        """Sessions that only read (`mana.db.reads_only_engine`): read tools, the space check."""
+        if self._reader is None:
+            raise RuntimeError("the MCP app is not running (its lifespan has not started)")
+        return self._reader
 
     @property
     def keys(self) -> JwksKeyCache:
