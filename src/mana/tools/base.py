@@ -251,15 +251,17 @@ def _after_name(index: int) -> str:
 
 
 def prebuilt_page(query: sa.Select[Any], order: OrderBy, *, after_cursor: bool) -> sa.Select[Any]:
-    """`keyset_page` with bind parameters for the cursor's keys and the limit."""
+    """`keyset_page` with bind parameters for the cursor's keys and the limit. It names the
+    table's columns, so a Core select of columns stays Core (no ORM compile step)."""
+    columns = [(column.property.columns[0], descending) for column, descending in order]
     if after_cursor:
         after = []
-        for i, (column, descending) in enumerate(order):
-            ties = [order[j][0] == sa.bindparam(_after_name(j)) for j in range(i)]
+        for i, (column, descending) in enumerate(columns):
+            ties = [columns[j][0] == sa.bindparam(_after_name(j)) for j in range(i)]
             key: sa.BindParameter[Any] = sa.bindparam(_after_name(i))
             after.append(sa.and_(*ties, column < key if descending else column > key))
         query = query.where(sa.or_(*after))
-    sort = [column.desc() if descending else column.asc() for column, descending in order]
+    sort = [column.desc() if descending else column.asc() for column, descending in columns]
     return query.order_by(*sort).limit(sa.bindparam(PAGE_LIMIT, type_=sa.Integer))
 
 
