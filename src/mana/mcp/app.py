@@ -100,6 +100,7 @@ def create_mcp_app(
             sessionmaker=create_sessionmaker(engine),
             reader=create_sessionmaker(reads_only_engine(engine)),
             keys=keys,
+            serialize_writes=engine.dialect.name == "sqlite",
         )
         app.state.engine = engine
         app.state.keys = keys

@@ -217,11 +217,11 @@ class Gateway:
                 yield session
             return
         if keep:
-            async with transaction(self._runtime.sessionmaker) as session:
+            async with self._runtime.writing(), transaction(self._runtime.sessionmaker) as session:
                 yield session
             return
         # The noop_write fault: the tool sees a normal transaction, which is then thrown away.
-        async with self._runtime.sessionmaker() as session:
+        async with self._runtime.writing(), self._runtime.sessionmaker() as session:
             try:
                 yield session
             finally:
