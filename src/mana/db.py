@@ -167,11 +167,15 @@ def create_engine(
     echo: bool = False,
     connect_timeout: float = 10.0,
     pool_timeout: float = 30.0,
+    pool_size: int | None = None,
 ) -> AsyncEngine:
     """`connect_timeout` bounds a connect to an unreachable PostgreSQL (asyncpg waits 60 s by
     default, and a request would wait with it); `pool_timeout` bounds the wait for a free
-    pooled connection. Both failures become a 503 `database_unavailable` in the services."""
+    pooled connection. Both failures become a 503 `database_unavailable` in the services.
+    `pool_size`: connections kept open (SQLAlchemy's default, 5, when None); up to as many
+    again are opened for a burst and closed when returned."""
     async_url = async_database_url(url)
+    pool: dict[str, Any] = {} if pool_size is None else {"pool_size": pool_size}
     if is_sqlite(url):
         _ensure_sqlite_directory(url)
         engine = create_async_engine(
@@ -180,6 +184,7 @@ def create_engine(
             hide_parameters=True,
             pool_timeout=pool_timeout,
             connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS},
+            **pool,
         )
         _configure_sqlite(engine)
         return engine.execution_options(schema_translate_map=SQLITE_SCHEMA_MAP)
@@ -190,6 +195,7 @@ def create_engine(
         hide_parameters=True,
         pool_timeout=pool_timeout,
         connect_args={"timeout": connect_timeout},
+        **pool,
     )
     _discard_closed_connections(engine)
     return engine
@@ -264,6 +270,17 @@ async def reading(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterat
         else:
             await session.connection(execution_options={READS_ONLY: True})
         yield session
+
+
+def reads_only_engine(engine: AsyncEngine) -> AsyncEngine:
+    """The same engine and pool, for sessions that only read: what `reading` sets up per
+    session, set once. A session bound to it connects lazily (a call that never touches the
+    database never checks a connection out) and sets no execution options per session.
+    PostgreSQL: autocommit, no BEGIN/COMMIT round trips. SQLite: a deferred BEGIN, so reads
+    neither take nor queue for the write lock; rolled back when the session closes."""
+    if engine.dialect.name == "postgresql":
+        return engine.execution_options(isolation_level="AUTOCOMMIT")
+    return engine.execution_options(**{READS_ONLY: True})
 
 
 @asynccontextmanager

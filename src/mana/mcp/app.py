@@ -29,7 +29,7 @@ from starlette.routing import Route
 
 from mana import __version__
 from mana.config import Settings
-from mana.db import create_engine, create_sessionmaker, database_ok
+from mana.db import create_engine, create_sessionmaker, database_ok, reads_only_engine
 from mana.kit.clock import Clock
 from mana.kit.errors import error_body, install_error_handlers
 from mana.kit.observability import install_http_metrics
@@ -45,6 +45,10 @@ from mana.tools.registry import ToolSpec, exposed_tools
 
 MCP_PATH = "/mcp"
 JWKS_TIMEOUT_SECONDS = 5.0
+# Connections kept open. Each tool call holds one for its statements; with SQLAlchemy's
+# default of 5, eight concurrent clients kept opening and closing overflow connections (a
+# PostgreSQL backend started per call: 8% of the server's CPU for the echo tool, issue 14).
+DATABASE_POOL_SIZE = 10
 
 
 def create_mcp_app(
@@ -74,7 +78,13 @@ def create_mcp_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = create_engine(settings.database_url, echo=settings.database_echo)
+        engine = create_engine(
+            settings.database_url,
+            echo=settings.database_echo,
+            connect_timeout=settings.database_connect_timeout_seconds,
+            pool_timeout=settings.database_pool_timeout_seconds,
+            pool_size=DATABASE_POOL_SIZE,
+        )
         # Only ever talks to the auth service, and only for its public keys: the caller's
         # token is never sent anywhere.
         auth_client = httpx.AsyncClient(
@@ -86,7 +96,12 @@ def create_mcp_app(
             min_refetch_interval=settings.mcp_jwks_min_refetch_seconds,
             max_age=settings.mcp_jwks_max_age_seconds,
         )
-        runtime.open(sessionmaker=create_sessionmaker(engine), keys=keys)
+        runtime.open(
+            sessionmaker=create_sessionmaker(engine),
+            reader=create_sessionmaker(reads_only_engine(engine)),
+            keys=keys,
+            serialize_writes=engine.dialect.name == "sqlite",
+        )
         app.state.engine = engine
         app.state.keys = keys
         try:

@@ -47,7 +47,6 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mana.auth.tokens import AccessClaims, InvalidToken, VerifiedTokens
-from mana.db import reading
 from mana.mcp.jwks import JwksUnavailable
 from mana.mcp.runtime import McpRuntime
 from mana.mcp.spaces import (
@@ -213,7 +212,7 @@ class McpAuthMiddleware:
             requested = parse_space_header(request.headers.get(SPACE_HEADER))
             space_id = self._memberships.get(claims.sub, requested)
             if space_id is None:
-                async with reading(self._runtime.sessionmaker) as session:
+                async with self._runtime.reader() as session:
                     space_id = await resolve_space(session, user_id=claims.sub, requested=requested)
                 self._memberships.put(claims.sub, requested, space_id)
         except InvalidSpaceHeader as exc:

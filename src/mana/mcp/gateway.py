@@ -34,7 +34,7 @@ from mcp_types import INVALID_REQUEST
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mana.db import reading, transaction
+from mana.db import transaction
 from mana.kit.clock import Clock
 from mana.kit.errors import AppError
 from mana.kit.hashing import input_hash
@@ -211,16 +211,17 @@ class Gateway:
     async def _unit_of_work(self, *, keep: bool, reads_only: bool) -> AsyncIterator[AsyncSession]:
         if keep and reads_only:
             # A read tool needs no transaction of its own: on PostgreSQL that saves the BEGIN
-            # and COMMIT round trips, two of a `todo.list`'s three (`mana.db.reading`).
-            async with reading(self._runtime.sessionmaker) as session:
+            # and COMMIT round trips, two of a `todo.list`'s three; the session connects only
+            # when the tool runs a statement (`mana.db.reads_only_engine`).
+            async with self._runtime.reader() as session:
                 yield session
             return
         if keep:
-            async with transaction(self._runtime.sessionmaker) as session:
+            async with self._runtime.writing(), transaction(self._runtime.sessionmaker) as session:
                 yield session
             return
         # The noop_write fault: the tool sees a normal transaction, which is then thrown away.
-        async with self._runtime.sessionmaker() as session:
+        async with self._runtime.writing(), self._runtime.sessionmaker() as session:
             try:
                 yield session
             finally:

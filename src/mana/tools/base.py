@@ -236,6 +236,45 @@ def keyset_page(query: sa.Select[Any], order: OrderBy, page: PageInput) -> sa.Se
     return query.order_by(*sort).limit(page.limit + 1)
 
 
+# --- prebuilt pages ----------------------------------------------------------------------------
+#
+# Building a new Select on every call, and SQLAlchemy computing its cache key, cost about as much
+# server CPU as running it (issue 14: `todo.list` through MCP). A hot list tool can instead build
+# its statement once per combination of filters (`functools.lru_cache`) with these bind
+# parameters, and pass the values at execution: `prebuilt_page` and `page_params`.
+
+PAGE_LIMIT = "page_limit"
+
+
+def _after_name(index: int) -> str:
+    return f"page_after_{index}"
+
+
+def prebuilt_page(query: sa.Select[Any], order: OrderBy, *, after_cursor: bool) -> sa.Select[Any]:
+    """`keyset_page` with bind parameters for the cursor's keys and the limit. It names the
+    table's columns, so a Core select of columns stays Core (no ORM compile step)."""
+    columns = [(column.property.columns[0], descending) for column, descending in order]
+    if after_cursor:
+        after = []
+        for i, (column, descending) in enumerate(columns):
+            ties = [columns[j][0] == sa.bindparam(_after_name(j)) for j in range(i)]
+            key: sa.BindParameter[Any] = sa.bindparam(_after_name(i))
+            after.append(sa.and_(*ties, column < key if descending else column > key))
+        query = query.where(sa.or_(*after))
+    sort = [column.desc() if descending else column.asc() for column, descending in columns]
+    return query.order_by(*sort).limit(sa.bindparam(PAGE_LIMIT, type_=sa.Integer))
+
+
+def page_params(order: OrderBy, page: PageInput) -> dict[str, Any]:
+    """The values of a `prebuilt_page(..., after_cursor=bool(page.cursor))` statement's page
+    parameters (one row more than asked, as in `keyset_page`)."""
+    params: dict[str, Any] = {PAGE_LIMIT: page.limit + 1}
+    if page.cursor:
+        for i, value in enumerate(decode_cursor(order, page.cursor)):
+            params[_after_name(i)] = value
+    return params
+
+
 def split_keyset(rows: list[Any], limit: int, order: OrderBy) -> tuple[list[Any], str | None]:
     if len(rows) <= limit:
         return rows, None
