@@ -98,9 +98,9 @@ class SqlCounterStorage(Storage):
     def __init__(self, engine: AsyncEngine) -> None:
         super().__init__()
         self._engine = engine
-        # Every operation below is one statement: autocommit on PostgreSQL.
-        self._reader = one_statement_engine(engine, writes=False)
-        self._writer = one_statement_engine(engine, writes=True)
+        # Every operation below is one statement (the sweep is a second, independent one), so
+        # each runs in autocommit, without a transaction around it (see one_statement_engine).
+        self._statements = one_statement_engine(engine)
         postgres = engine.dialect.name == "postgresql"
         self._upsert = _upsert(postgresql.insert if postgres else sqlite.insert)
 
@@ -111,14 +111,14 @@ class SqlCounterStorage(Storage):
     async def incr(self, key: str, expiry: int, amount: int = 1) -> int:
         now = time.time()
         params = {"k": key, "n": amount, "window_end": now + expiry, "now": now}
-        async with self._writer.begin() as connection:
+        async with self._statements.begin() as connection:
             count = int((await connection.execute(self._upsert, params)).scalar_one())
             if random.randrange(_SWEEP_ONE_IN) == 0:
                 await connection.execute(_SWEEP, {"now": now})
         return count
 
     async def _live(self, key: str) -> tuple[int, float] | None:
-        async with self._reader.connect() as connection:
+        async with self._statements.connect() as connection:
             result = await connection.execute(_LIVE, {"k": key, "now": time.time()})
             row = result.first()
         return (int(row[0]), float(row[1])) if row else None
