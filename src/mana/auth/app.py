@@ -48,8 +48,8 @@ def create_auth_app(settings: Settings, *, clock: Clock | None = None) -> FastAP
         )
         watch_engine(engine, outage)
         app.state.engine = engine
-        # For the login's refresh-token INSERT (mana.auth.routes.login).
-        app.state.single_writes = one_statement_engine(engine)
+        # For the login's lookup and refresh-token INSERT (mana.auth.routes.login).
+        app.state.single_statements = one_statement_engine(engine)
         # Sign-in limits live in Redis or the database, so every auth process counts together.
         storage = shared_storage(redis_url=settings.redis_url, engine=engine)
         window, prefix = settings.login_rate_window_seconds, settings.rate_limit_key_prefix

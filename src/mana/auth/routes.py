@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Annotated, Any
 
@@ -14,7 +15,6 @@ from mana.auth.models import User
 from mana.auth.schemas import LoginRequest, RefreshRequest, RegisterRequest, TokenResponse, UserOut
 from mana.auth.tokens import issue_access_token
 from mana.config import Settings
-from mana.db import reading
 from mana.kit.clock import Clock
 from mana.kit.errors import TooManyRequests
 from mana.kit.ratelimit import SharedLimiter, client_address, private_key
@@ -72,19 +72,23 @@ async def login(
     per_client: SharedLimiter = request.app.state.client_limiter
     client = private_key(client_address(request, request.app.state.trusted_proxies))
     account_key = (client, private_key(service.normalize_email(body.email)))
+    statements = request.app.state.single_statements
+
+    # The user lookup: one statement, outside any transaction (see `one_statement_engine`); nothing is held
+    # while hashing. It runs beside the account check: its answer is not used when the
+    # attempt is refused, and a refusal looks the same whether the account exists or not.
+    async def lookup() -> User | None:
+        async with request.app.state.sessionmaker(bind=statements) as session:
+            return await service.find_sign_in_user(session, email=body.email)
+
     # The account limit is only read here (failures alone count against it, below); every
     # attempt counts against the client, counted and checked in one step. Account first, so an
-    # attempt refused for the account is not charged to the client.
-    retry_after = await per_account.retry_after(*account_key)
+    # attempt refused for the account is not charged to the client (as before issue 14).
+    retry_after, candidate = await asyncio.gather(per_account.retry_after(*account_key), lookup())
     if retry_after is None:
         retry_after = await per_client.hit_unless_limited(client)
     if retry_after is not None:
         raise TooManyRequests("too many sign-in attempts; try again later", retry_after=retry_after)
-    # The lookup reads outside any transaction (`reading`: no BEGIN/COMMIT round trips on
-    # PostgreSQL, no write lock on SQLite), and nothing is held while hashing.
-    sessionmaker = request.app.state.sessionmaker
-    async with reading(sessionmaker) as lookup:
-        candidate = await service.find_sign_in_user(lookup, email=body.email)
     try:
         user = await service.check_password(candidate, body.password)
     except service.InvalidCredentials:
@@ -93,7 +97,7 @@ async def login(
         raise
     # Committed before the response is built, so a 200 always means the token is stored. One
     # INSERT on a bare connection: no session, and on PostgreSQL no BEGIN/COMMIT round trips.
-    async with request.app.state.single_writes.begin() as connection:
+    async with statements.begin() as connection:
         issued = await service.issue_refresh_token(
             connection,
             user_id=user.id,
