@@ -240,9 +240,15 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
+        options = conn.get_execution_options()
+        if options.get(SINGLE_STATEMENT, False):
+            # No BEGIN: the driver is in autocommit (isolation_level None above), so the one
+            # statement is its own transaction and holds the write lock only while it runs,
+            # not across the aiosqlite thread hops of BEGIN, statement and COMMIT.
+            return
         # A transaction that only reads (`reading`) begins deferred: in WAL mode it reads its
         # snapshot without taking, or waiting for, the write lock.
-        reads_only = conn.get_execution_options().get(READS_ONLY, False)
+        reads_only = options.get(READS_ONLY, False)
         conn.exec_driver_sql("BEGIN" if reads_only else "BEGIN IMMEDIATE")
 
 
@@ -252,6 +258,8 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
 
 # Execution option marking a connection whose transaction only reads (see `reading`).
 READS_ONLY = "mana_reads_only"
+# Execution option marking a connection that runs single statements (`one_statement_engine`).
+SINGLE_STATEMENT = "mana_single_statement"
 
 
 @asynccontextmanager
@@ -295,3 +303,16 @@ async def transaction(
         except BaseException:
             await session.rollback()
             raise
+
+
+def one_statement_engine(engine: AsyncEngine) -> AsyncEngine:
+    """`engine` for work that is a single statement per connection (a counter upsert, one
+    INSERT, a lookup by key). A statement is atomic on its own, so it runs in autocommit, with
+    no transaction around it: on PostgreSQL one round trip where BEGIN, the statement and
+    COMMIT (or ROLLBACK) took three; on SQLite the write lock is held for the statement only,
+    not across the thread hops of BEGIN IMMEDIATE, the statement and COMMIT, so concurrent
+    writers queue far less (issue 14). Use `.begin()` for writes: its commit is what the outage
+    log counts as proof of life."""
+    if engine.dialect.name == "postgresql":
+        return engine.execution_options(isolation_level="AUTOCOMMIT")
+    return engine.execution_options(**{SINGLE_STATEMENT: True})

@@ -78,3 +78,30 @@ def test_throttling_is_not_a_lock_out_the_account_signs_in_after_the_window(
         assert login(client, email, DEFAULT_PASSWORD).status_code == 429
         response = wait_until_not_throttled(client, email, timeout=10)
         assert response.status_code == 200, response.text
+
+
+def test_attempts_refused_for_the_account_are_not_charged_to_the_client(
+    database_url: str,
+) -> None:
+    """The client counter is counted and checked in one step, after the account check: an
+    attempt the account limit refuses never reaches it (issue 14 kept this behaviour)."""
+    with (
+        running_auth_service(
+            database_url, login_rate_limit=2, login_rate_limit_per_client=4
+        ) as auth,
+        auth.client() as client,
+    ):
+        throttled, other = auth.register()["email"], auth.register()["email"]
+        assert [login(client, throttled, "wrong-password-123").status_code for _ in range(2)] == [
+            401,
+            401,
+        ]
+        assert [login(client, throttled, DEFAULT_PASSWORD).status_code for _ in range(3)] == [
+            429
+        ] * 3
+        # Two attempts charged so far: two more are allowed, the fifth is not.
+        assert [login(client, other, DEFAULT_PASSWORD).status_code for _ in range(3)] == [
+            200,
+            200,
+            429,
+        ]

@@ -16,7 +16,7 @@ from mana.auth.routes import well_known
 from mana.auth.tokens import VerifiedTokens
 from mana.budget.routes import router as llm_budget_router
 from mana.config import Settings
-from mana.db import create_engine, create_sessionmaker, database_ok
+from mana.db import create_engine, create_sessionmaker, database_ok, one_statement_engine
 from mana.findings.delivery import start_alerts, stop_alerts
 from mana.findings.routes import router as findings_router
 from mana.kit.body_limit import BodySizeLimit
@@ -49,6 +49,8 @@ def create_auth_app(settings: Settings, *, clock: Clock | None = None) -> FastAP
         )
         watch_engine(engine, outage)
         app.state.engine = engine
+        # For the login's lookup and refresh-token INSERT (mana.auth.routes.login).
+        app.state.single_statements = one_statement_engine(engine)
         # Sign-in limits live in Redis or the database, so every auth process counts together.
         storage = shared_storage(redis_url=settings.redis_url, engine=engine)
         window, prefix = settings.login_rate_window_seconds, settings.rate_limit_key_prefix

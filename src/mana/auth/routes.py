@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Annotated, Any
 
@@ -14,7 +15,6 @@ from mana.auth.models import User
 from mana.auth.schemas import LoginRequest, RefreshRequest, RegisterRequest, TokenResponse, UserOut
 from mana.auth.tokens import issue_access_token
 from mana.config import Settings
-from mana.db import reading
 from mana.kit.clock import Clock
 from mana.kit.errors import TooManyRequests
 from mana.kit.ratelimit import SharedLimiter, client_address, private_key
@@ -65,38 +65,45 @@ async def login(
     body: LoginRequest,
     request: Request,
     signing_key: IssuingKey,
-    session: DbSession,
     settings: AppSettings,
     clock: AppClock,
 ) -> TokenResponse:
     per_account: SharedLimiter = request.app.state.login_limiter
     per_client: SharedLimiter = request.app.state.client_limiter
-    client = client_address(request, request.app.state.trusted_proxies)
-    account_key = (private_key(client), private_key(service.normalize_email(body.email)))
-    for limiter, key in ((per_client, (private_key(client),)), (per_account, account_key)):
-        retry_after = await limiter.retry_after(*key)
-        if retry_after is not None:
-            raise TooManyRequests(
-                "too many sign-in attempts; try again later", retry_after=retry_after
-            )
-    await per_client.hit(private_key(client))
-    # The lookup reads outside the request's transaction (`reading`: no BEGIN/COMMIT round
-    # trips on PostgreSQL, no write lock on SQLite), and nothing is held while hashing. The
-    # refresh token below is written in the request's transaction.
-    async with reading(request.app.state.sessionmaker) as lookup:
-        candidate = await service.find_sign_in_user(lookup, email=body.email)
+    client = private_key(client_address(request, request.app.state.trusted_proxies))
+    account_key = (client, private_key(service.normalize_email(body.email)))
+    statements = request.app.state.single_statements
+
+    # The user lookup: one statement, outside any transaction (see `one_statement_engine`); nothing is held
+    # while hashing. It runs beside the account check: its answer is not used when the
+    # attempt is refused, and a refusal looks the same whether the account exists or not.
+    async def lookup() -> User | None:
+        async with request.app.state.sessionmaker(bind=statements) as session:
+            return await service.find_sign_in_user(session, email=body.email)
+
+    # The account limit is only read here (failures alone count against it, below); every
+    # attempt counts against the client, counted and checked in one step. Account first, so an
+    # attempt refused for the account is not charged to the client (as before issue 14).
+    retry_after, candidate = await asyncio.gather(per_account.retry_after(*account_key), lookup())
+    if retry_after is None:
+        retry_after = await per_client.hit_unless_limited(client)
+    if retry_after is not None:
+        raise TooManyRequests("too many sign-in attempts; try again later", retry_after=retry_after)
     try:
         user = await service.check_password(candidate, body.password)
     except service.InvalidCredentials:
         # Only failures count against the account: a legitimate user is never locked out.
         await per_account.hit(*account_key)
         raise
-    issued = await service.issue_refresh_token(
-        session,
-        user_id=user.id,
-        now=clock.now(),
-        ttl=timedelta(seconds=settings.refresh_token_ttl_seconds),
-    )
+    # Committed before the response is built, so a 200 always means the token is stored. One
+    # INSERT on a bare connection: no session, and on PostgreSQL no BEGIN/COMMIT round trips.
+    async with statements.begin() as connection:
+        issued = await service.issue_refresh_token(
+            connection,
+            user_id=user.id,
+            now=clock.now(),
+            ttl=timedelta(seconds=settings.refresh_token_ttl_seconds),
+        )
     return TokenResponse(
         token=_access_token(signing_key, settings, user, clock),
         refresh_token=issued.token,

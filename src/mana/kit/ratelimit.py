@@ -23,8 +23,8 @@ import ipaddress
 import math
 import random
 import time
-from collections.abc import Iterable, Sequence
-from typing import cast
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, cast
 
 import sqlalchemy as sa
 from fastapi import Request
@@ -37,7 +37,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mana.db import Base
+from mana.db import Base, one_statement_engine
 from mana.kit.errors import RateLimitStoreUnavailable
 
 # One expired-row sweep per this many hits keeps the table at about the keys of one window.
@@ -56,6 +56,34 @@ class RateLimitCounter(Base):
 
 _counters = cast(sa.Table, RateLimitCounter.__table__)
 
+# Built once: constructing a statement and computing its cache key cost more CPU than running
+# it (these run on every sign-in attempt; issue 14).
+_LIVE = sa.select(_counters.c.count, _counters.c.expires_at).where(
+    _counters.c.key == sa.bindparam("k"), _counters.c.expires_at > sa.bindparam("now")
+)
+_SWEEP = sa.delete(_counters).where(_counters.c.expires_at < sa.bindparam("now"))
+
+
+def _upsert(insert: Callable[[sa.Table], Any]) -> sa.Executable:
+    """Count `n` hits of key `k` whose window would end at `window_end`, returning the count."""
+    values = insert(_counters).values(
+        key=sa.bindparam("k"), count=sa.bindparam("n"), expires_at=sa.bindparam("window_end")
+    )
+    expired = _counters.c.expires_at <= sa.bindparam("now")
+    statement: sa.Executable = values.on_conflict_do_update(
+        index_elements=[_counters.c.key],
+        set_={
+            # An expired window starts over; a live one counts on, keeping its end.
+            "count": sa.case(
+                (expired, values.excluded.count), else_=_counters.c.count + sa.bindparam("n")
+            ),
+            "expires_at": sa.case(
+                (expired, values.excluded.expires_at), else_=_counters.c.expires_at
+            ),
+        },
+    ).returning(_counters.c.count)
+    return statement
+
 
 class SqlCounterStorage(Storage):
     """A `limits` async storage over `auth.rate_limit_counters` (fixed-window counters).
@@ -70,7 +98,11 @@ class SqlCounterStorage(Storage):
     def __init__(self, engine: AsyncEngine) -> None:
         super().__init__()
         self._engine = engine
-        self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+        # Every operation below is one statement (the sweep is a second, independent one), so
+        # each runs in autocommit, without a transaction around it (see one_statement_engine).
+        self._statements = one_statement_engine(engine)
+        postgres = engine.dialect.name == "postgresql"
+        self._upsert = _upsert(postgresql.insert if postgres else sqlite.insert)
 
     @property
     def base_exceptions(self) -> type[Exception] | tuple[type[Exception], ...]:
@@ -78,32 +110,17 @@ class SqlCounterStorage(Storage):
 
     async def incr(self, key: str, expiry: int, amount: int = 1) -> int:
         now = time.time()
-        insert = self._insert(_counters).values(key=key, count=amount, expires_at=now + expiry)
-        expired = _counters.c.expires_at <= now
-        upsert = insert.on_conflict_do_update(
-            index_elements=[_counters.c.key],
-            set_={
-                # An expired window starts over; a live one counts on, keeping its end.
-                "count": sa.case(
-                    (expired, insert.excluded.count), else_=_counters.c.count + amount
-                ),
-                "expires_at": sa.case(
-                    (expired, insert.excluded.expires_at), else_=_counters.c.expires_at
-                ),
-            },
-        ).returning(_counters.c.count)
-        async with self._engine.begin() as connection:
-            count = int((await connection.execute(upsert)).scalar_one())
+        params = {"k": key, "n": amount, "window_end": now + expiry, "now": now}
+        async with self._statements.begin() as connection:
+            count = int((await connection.execute(self._upsert, params)).scalar_one())
             if random.randrange(_SWEEP_ONE_IN) == 0:
-                await connection.execute(sa.delete(_counters).where(_counters.c.expires_at < now))
+                await connection.execute(_SWEEP, {"now": now})
         return count
 
     async def _live(self, key: str) -> tuple[int, float] | None:
-        query = sa.select(_counters.c.count, _counters.c.expires_at).where(
-            _counters.c.key == key, _counters.c.expires_at > time.time()
-        )
-        async with self._engine.connect() as connection:
-            row = (await connection.execute(query)).first()
+        async with self._statements.connect() as connection:
+            result = await connection.execute(_LIVE, {"k": key, "now": time.time()})
+            row = result.first()
         return (int(row[0]), float(row[1])) if row else None
 
     async def get(self, key: str) -> int:
@@ -151,9 +168,24 @@ class SharedLimiter:
         try:
             if await self._strategy.test(self.item, *key):
                 return None
-            stats = await self._strategy.get_window_stats(self.item, *key)
+            return await self._seconds_to_reset(*key)
         except StorageError as exc:
             raise _store_unavailable(exc) from exc
+
+    async def hit_unless_limited(self, *key: str) -> int | None:
+        """Count an attempt; None if it was within the limit, else seconds until the next one
+        is allowed. One storage operation for an allowed attempt where `retry_after` then
+        `hit` take two. An attempt refused here is counted too: that changes no answer (the
+        key is over its limit either way, and a live window keeps its end)."""
+        try:
+            if await self._strategy.hit(self.item, *key):
+                return None
+            return await self._seconds_to_reset(*key)
+        except StorageError as exc:
+            raise _store_unavailable(exc) from exc
+
+    async def _seconds_to_reset(self, *key: str) -> int:
+        stats = await self._strategy.get_window_stats(self.item, *key)
         return max(1, math.ceil(stats.reset_time - time.time()))
 
     async def hit(self, *key: str) -> None:
