@@ -5,17 +5,19 @@
 
 Builds a throwaway database (COPY bulk load: users, personal spaces, personas, ticks, actions
 over `--days` days, two ratings per tick), starts the real auth service on loopback and measures,
-each beside the raw SQL of the same statement run through asyncpg in the same run (a ratio,
-because these machines are noisy):
+each beside the raw SQL of the same statement run through asyncpg in the same run, the two
+alternating call by call (a ratio, because these machines are noisy):
 
   - GET /api/v1/admin/personas: one page (limit 50; first page and a page in the middle) and the
     full list (every page at limit 1000);
-  - GET /api/v1/admin/personas/{id};
+  - GET /api/v1/admin/personas/{id}, beside every statement the endpoint runs (the persona
+    with its user and story, actions, ticks, feedback per module, observations);
   - POST /api/v1/internal/personas/{id}/actions in batches of 500 (rows/s), beside a raw
     `executemany` INSERT … ON CONFLICT DO NOTHING, one transaction per batch, alternated over
     `--ingest-rounds` rounds (the ratio is the median of the rounds' ratios).
 
-`--database NAME` reuses a database kept by an earlier `--keep` run and skips the load.
+`--database NAME` reuses a database kept by an earlier `--keep` run and skips the load. For quick
+loops over the reads: `--ingest-batches 0 --skip-full-list`.
 """
 
 from __future__ import annotations
@@ -106,6 +108,28 @@ async def timed(fn: Callable[[], Awaitable[Any]], iterations: int, warmup: int) 
         await fn()
         samples.append(time.perf_counter() - start)
     return Timing(samples)
+
+
+async def timed_pair(
+    api: Callable[[], Awaitable[Any]],
+    raw: Callable[[], Awaitable[Any]],
+    iterations: int,
+    warmup: int,
+) -> tuple[Timing, Timing]:
+    """The API call and its raw baseline, one after the other in each iteration: on a shared
+    machine a burst of load then hits both sides, not only one of them."""
+    for _ in range(warmup):
+        await api()
+        await raw()
+    api_samples, raw_samples = [], []
+    for _ in range(iterations):
+        start = time.perf_counter()
+        await api()
+        middle = time.perf_counter()
+        await raw()
+        api_samples.append(middle - start)
+        raw_samples.append(time.perf_counter() - middle)
+    return Timing(api_samples), Timing(raw_samples)
 
 
 # --- database ------------------------------------------------------------------------------
@@ -356,7 +380,7 @@ async def existing_dataset(url: str) -> Dataset:
 
 
 async def measure_reads(
-    base_url: str, url: str, data: Dataset, *, iterations: int, explain: bool
+    base_url: str, url: str, data: Dataset, *, iterations: int, explain: bool, full_list: bool
 ) -> None:
     rng = random.Random(7)
     connection = await asyncpg.connect(url)
@@ -397,50 +421,13 @@ async def measure_reads(
                 async def raw_page(sql: str = sql, args: list[Any] = args) -> None:
                     await connection.fetch(sql, *args)
 
-                api = await timed(api_page, iterations, warmup=10)
-                raw = await timed(raw_page, iterations, warmup=10)
+                api, raw = await timed_pair(api_page, raw_page, iterations, warmup=10)
                 report(f"GET /admin/personas {label}", api, raw)
                 if explain:
                     await _explain(connection, sql, args)
 
-            async def api_full() -> None:
-                cursor = None
-                while True:
-                    params = {"limit": 1000, **({"cursor": cursor} if cursor else {})}
-                    response = await client.get("/api/v1/admin/personas", params=params)
-                    response.raise_for_status()
-                    cursor = response.json()["nextCursor"]
-                    if cursor is None:
-                        return
-
-            pages = [None, *data.emails[999::1000]][: (len(data.emails) + 999) // 1000]
-            statements = [
-                raw_sql(lifecycle.list_query(now=datetime.now(UTC), limit=1001, after_email=a))
-                for a in pages
-            ]
-
-            async def raw_full() -> None:
-                for sql, args in statements:
-                    await connection.fetch(sql, *args)
-
-            full_iterations = max(3, iterations // 20)
-            api = await timed(api_full, full_iterations, warmup=1)
-            raw = await timed(raw_full, full_iterations, warmup=1)
-            report(f"GET /admin/personas full ({len(pages)} pages)", api, raw)
-            one_sql, one_args = raw_sql(
-                lifecycle.list_query(now=datetime.now(UTC), limit=len(data.emails) + 1)
-            )
-
-            async def raw_one() -> None:
-                await connection.fetch(one_sql, *one_args)
-
-            single = await timed(raw_one, full_iterations, warmup=1)
-            say(
-                f"  {'(raw: whole list as one statement)':<34} raw SQL median "
-                f"{single.median_ms:8.2f} ms"
-            )
-            if explain:
-                await _explain(connection, one_sql, one_args)
+            if full_list:
+                await _measure_full_list(client, connection, data, iterations, explain=explain)
 
             targets = [rng.choice(data.persona_ids) for _ in range(iterations)]
             api_targets = iter(targets)
@@ -458,11 +445,54 @@ async def measure_reads(
                     await connection.fetch(sql, *args)
 
             warm = min(10, iterations)
-            api = await timed(api_detail, iterations - warm, warmup=warm)
-            raw = await timed(raw_detail, iterations - warm, warmup=warm)
+            api, raw = await timed_pair(api_detail, raw_detail, iterations - warm, warmup=warm)
             report("GET /admin/personas/{id}", api, raw)
     finally:
         await connection.close()
+
+
+async def _measure_full_list(
+    client: httpx.AsyncClient,
+    connection: asyncpg.Connection,
+    data: Dataset,
+    iterations: int,
+    *,
+    explain: bool,
+) -> None:
+    async def api_full() -> None:
+        cursor = None
+        while True:
+            params = {"limit": 1000, **({"cursor": cursor} if cursor else {})}
+            response = await client.get("/api/v1/admin/personas", params=params)
+            response.raise_for_status()
+            cursor = response.json()["nextCursor"]
+            if cursor is None:
+                return
+
+    pages = [None, *data.emails[999::1000]][: (len(data.emails) + 999) // 1000]
+    statements = [
+        raw_sql(lifecycle.list_query(now=datetime.now(UTC), limit=1001, after_email=a))
+        for a in pages
+    ]
+
+    async def raw_full() -> None:
+        for sql, args in statements:
+            await connection.fetch(sql, *args)
+
+    full_iterations = max(3, iterations // 20)
+    api, raw = await timed_pair(api_full, raw_full, full_iterations, warmup=1)
+    report(f"GET /admin/personas full ({len(pages)} pages)", api, raw)
+    one_sql, one_args = raw_sql(
+        lifecycle.list_query(now=datetime.now(UTC), limit=len(data.emails) + 1)
+    )
+
+    async def raw_one() -> None:
+        await connection.fetch(one_sql, *one_args)
+
+    single = await timed(raw_one, full_iterations, warmup=1)
+    say(f"  {'(raw: whole list as one statement)':<34} raw SQL median {single.median_ms:8.2f} ms")
+    if explain:
+        await _explain(connection, one_sql, one_args)
 
 
 async def _explain(connection: asyncpg.Connection, sql: str, args: list[Any]) -> None:
@@ -499,6 +529,9 @@ async def measure_ingest(
     """Rows/s through the API (1 client, then `clients` at once) beside a raw asyncpg
     `executemany` of the same rows, one transaction per batch, into fresh ticks — alternated
     over `rounds` so machine noise hits both alike; the ratio is the median of the rounds'."""
+    if batches < 1:
+        say("  (ingest not measured: --ingest-batches 0)")
+        return
     rng = random.Random(11)
     headers = {"X-Service-Key": SERVICE_KEY}
     now = datetime.now(UTC)
@@ -649,6 +682,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database", help="reuse this already loaded database (skip the load)")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     parser.add_argument("--explain", action="store_true", help="print the list query plans")
+    parser.add_argument(
+        "--skip-full-list", action="store_true", help="leave out the full list (every page)"
+    )
     args = parser.parse_args(argv)
 
     name = args.database or f"mana_bench_{uuid.uuid4().hex[:10]}"
@@ -675,7 +711,14 @@ def main(argv: list[str] | None = None) -> int:
         with auth_server(url) as base_url:
             say(f"auth service on {base_url} (one uvicorn worker, its own process)")
             asyncio.run(
-                measure_reads(base_url, url, data, iterations=args.iterations, explain=args.explain)
+                measure_reads(
+                    base_url,
+                    url,
+                    data,
+                    iterations=args.iterations,
+                    explain=args.explain,
+                    full_list=not args.skip_full_list,
+                )
             )
             asyncio.run(
                 measure_ingest(

@@ -69,6 +69,9 @@ class Settings(BaseSettings):
         default=SecretStr(DEV_SERVICE_KEY), validation_alias=_env("MANA_SERVICE_KEY")
     )
     admin_jwt: str | None = Field(default=None, validation_alias=_env("MANA_ADMIN_JWT"))
+    # How long a confirmed admin is trusted before their row is read again (0: every request).
+    # A demoted or deleted admin loses access within this (`mana.auth.admin_cache`).
+    admin_cache_seconds: float = Field(default=2.0, ge=0, le=60)
     persona_email_domain: str = "mana.test"
 
     # --- MCP tool server ---

@@ -161,9 +161,11 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
 
 @pytest.fixture
 def dashboard(site: Site) -> Iterator[Site]:
-    """The shared site, with the dashboard's clock reset after each test."""
+    """The shared site, with the dashboard's and the auth service's clocks reset after each
+    test."""
     yield site
     site.clock.reset()
+    site.auth.clock.reset()
 
 
 @pytest.fixture(scope="module")

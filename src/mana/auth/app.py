@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from mana import __version__
+from mana.auth.admin_cache import AdminCache
 from mana.auth.admin_routes import router as admin_users_router
 from mana.auth.keys import KeyRing
 from mana.auth.routes import router as auth_router
@@ -94,6 +95,10 @@ def create_auth_app(settings: Settings, *, clock: Clock | None = None) -> FastAP
     # Each access token's signature is checked once, not on every request (see VerifiedTokens).
     app.state.verified_tokens = VerifiedTokens(
         issuer=settings.jwt_issuer, audience=settings.jwt_audience
+    )
+    # Confirmed admins for a few seconds, on the app's clock (tests move it past the bound).
+    app.state.admin_cache = AdminCache(
+        ttl=settings.admin_cache_seconds, now=lambda: clock.now().timestamp()
     )
     install_error_handlers(app)
     outage = install_database_outage_handling(app, service="auth")

@@ -1,7 +1,11 @@
 """Typed FastAPI dependencies: the request's DB session, the current user, the admin user.
 
-No route parses tokens itself. The user is re-read from the database on every request, so a
-role change or a deletion takes effect on the next request, not when the token expires.
+No route parses tokens itself. The current user (`CurrentUser`) is re-read from the database
+on every request, so a role change or a deletion takes effect on the next request, not when
+the token expires. The admin check (`AdminUser`) trusts a confirmed admin for
+`MANA_ADMIN_CACHE_SECONDS` (default 2 s, 0: read every time; `mana.auth.admin_cache`): a
+demotion or a deletion made elsewhere takes effect within that, one made through this process's
+admin API on the next request.
 """
 
 from __future__ import annotations
@@ -10,14 +14,16 @@ import hmac
 from collections.abc import AsyncIterator
 from typing import Annotated
 
+import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mana.auth.admin_cache import Admin, AdminCache
 from mana.auth.keys import KeyRing
 from mana.auth.models import User
-from mana.auth.tokens import InvalidToken, VerifiedTokens
+from mana.auth.tokens import AccessClaims, InvalidToken, VerifiedTokens
 from mana.config import Settings
 from mana.db import reading, transaction
 from mana.kit.clock import Clock
@@ -59,11 +65,9 @@ AppClock = Annotated[Clock, Depends(_clock)]
 _bearer = HTTPBearer(auto_error=False)
 
 
-async def _current_user(
-    request: Request,
-    session: DbSession,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> User:
+async def _claims(
+    request: Request, credentials: HTTPAuthorizationCredentials | None
+) -> AccessClaims:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("missing bearer token")
     keyring: KeyRing = request.app.state.keyring
@@ -73,9 +77,16 @@ async def _current_user(
         return (await keyring.public_keys()).get(kid)
 
     try:
-        claims = await tokens.verify(credentials.credentials, key_for_kid=key_for_kid)
+        return await tokens.verify(credentials.credentials, key_for_kid=key_for_kid)
     except InvalidToken as exc:
         raise Unauthorized(str(exc)) from exc
+
+
+Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+async def _current_user(request: Request, session: DbSession, credentials: Bearer) -> User:
+    claims = await _claims(request, credentials)
     user = await session.get(User, claims.sub)
     if user is None or user.deleted_at is not None:
         raise Unauthorized("user no longer exists")
@@ -84,14 +95,38 @@ async def _current_user(
 
 CurrentUser = Annotated[User, Depends(_current_user)]
 
+# Only the columns the admin check needs, not the whole row through the ORM.
+_ADMIN_ROW = sa.select(User.email, User.role, User.deleted_at).where(
+    User.id == sa.bindparam("user_id")
+)
 
-async def _admin_user(user: CurrentUser) -> User:
-    if user.role != "admin":
+
+async def _admin_user(request: Request, session: DbSession, credentials: Bearer) -> Admin:
+    claims = await _claims(request, credentials)
+    cache: AdminCache = request.app.state.admin_cache
+    admin = cache.get(claims.sub)
+    if admin is not None:
+        return admin
+    row = (await session.execute(_ADMIN_ROW, {"user_id": claims.sub})).first()
+    if row is None or row.deleted_at is not None:
+        raise Unauthorized("user no longer exists")
+    if row.role != "admin":
         raise Forbidden("admin role required")
-    return user
+    admin = Admin(id=claims.sub, email=row.email)
+    cache.put(admin)
+    return admin
 
 
-AdminUser = Annotated[User, Depends(_admin_user)]
+AdminUser = Annotated[Admin, Depends(_admin_user)]
+
+
+async def _admin_cache(request: Request) -> AdminCache:
+    cache: AdminCache = request.app.state.admin_cache
+    return cache
+
+
+# For the routes that delete users: they `forget` the user, so it takes effect here at once.
+AppAdminCache = Annotated[AdminCache, Depends(_admin_cache)]
 
 
 async def _service_caller(

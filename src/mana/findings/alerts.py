@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mana.auth.admin_cache import Admin
 from mana.auth.models import User
 from mana.findings import clusters, queries
 from mana.findings.models import Alert
@@ -394,7 +395,7 @@ async def list_alerts(
 
 
 async def acknowledge(
-    session: AsyncSession, *, alert_id: uuid.UUID, user: User, now: datetime
+    session: AsyncSession, *, alert_id: uuid.UUID, user: Admin, now: datetime
 ) -> AlertRow:
     """Mark an alert as seen by an admin. Idempotent: the first acknowledgement is kept."""
     alert = await session.get(Alert, alert_id, with_for_update=True)

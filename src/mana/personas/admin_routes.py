@@ -1,7 +1,7 @@
 """Admin persona API (`/api/v1/admin/personas`): create-or-update, list, detail, delete.
 
-Admin role required, read from the database on every request: 401 without a token, 403 for a
-non-admin. Routes validate and call the service; SQL lives in `mana.personas.lifecycle`.
+Admin role required (`mana.auth.deps.AdminUser`): 401 without a token, 403 for a non-admin.
+Routes validate and call the service; SQL lives in `mana.personas.lifecycle`.
 Bodies are the wire contract's models (`mana.personas.contract`), the same ones the clients
 parse with.
 """
@@ -11,26 +11,23 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
-from mana.auth.deps import AdminUser, AppClock, AppSettings, DbSession
+from mana.auth.deps import AdminUser, AppAdminCache, AppClock, AppSettings, DbSession
 from mana.kit.pagination import Cursor, Limit, decode_cursor, encode_cursor
 from mana.personas import lifecycle
 from mana.personas.contract import (
     EMAIL_DOMAIN,
-    ActionOut,
     PersonaDeleted,
     PersonaDetailOut,
     PersonaList,
-    PersonaOut,
+    PersonaListItem,
     PersonaUpsert,
     PersonaUpserted,
     Slug,
-    TickOut,
 )
-from mana.personas.memory_routes import persona_memory_out
 
 router = APIRouter(prefix="/api/v1/admin/personas", tags=["admin"])
 
@@ -96,7 +93,7 @@ async def list_personas(
     archetype: Annotated[Slug | None, Query()] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
-) -> PersonaList:
+) -> Response:
     """Every persona by email, with its action count and average rating over 7 days.
 
     The page is under `personas` (the original system's key) and again under `items` (this
@@ -105,49 +102,42 @@ async def list_personas(
     items, last = await lifecycle.list_personas(
         session, now=clock.now(), limit=limit, archetype=archetype, after_email=after
     )
-    return PersonaList(
-        personas=items, items=items, next_cursor=encode_cursor({"email": last}) if last else None
+    return page_response(items, encode_cursor({"email": last}) if last else None)
+
+
+_ITEMS = TypeAdapter(list[PersonaListItem])
+_CURSOR = TypeAdapter(str | None)
+
+
+def page_response(items: list[PersonaListItem], next_cursor: str | None) -> Response:
+    """`PersonaList` as JSON, the same bytes as `PersonaList.model_dump_json(by_alias=True)`
+    (a test holds them equal), with the page serialised once although it appears twice."""
+    page = _ITEMS.dump_json(items, by_alias=True)
+    body = b'{"personas":%s,"items":%s,"nextCursor":%s}' % (
+        page,
+        page,
+        _CURSOR.dump_json(next_cursor),
     )
+    return Response(body, media_type="application/json")
 
 
 @router.get("/{persona_id}", response_model=PersonaDetailOut, responses=_ERRORS)
 async def get_persona(
     persona_id: uuid.UUID, _admin: AdminUser, session: DbSession
 ) -> PersonaDetailOut:
-    detail = await lifecycle.get_persona_detail(session, persona_id=persona_id)
-    user, persona = detail.user, detail.persona
-    remembered = await persona_memory_out(session, persona_id)  # issue 10: story + observations
-    return PersonaDetailOut(
-        story=remembered.story,
-        recent_observations=remembered.recent_observations,
-        persona=PersonaOut(
-            user_id=user.id,
-            email=user.email,
-            name=user.name,
-            kind=user.kind,
-            tier=user.access_tier,
-            email_verified=user.email_verified,
-            archetype=persona.archetype,
-            system_prompt=persona.system_prompt,
-            module_mix=persona.module_mix,
-            tick_cadence=persona.tick_cadence,
-            last_active_at=persona.last_active_at,
-            leased_until=persona.leased_until,
-            leased_by=persona.leased_by,
-            created_at=persona.created_at,
-            updated_at=persona.updated_at,
-        ),
-        recent_actions=[ActionOut.model_validate(a) for a in detail.recent_actions],
-        recent_ticks=[TickOut.model_validate(t) for t in detail.recent_ticks],
-        feedback_by_module=detail.feedback_by_module,
-    )
+    """The persona, its newest actions and ticks, its ratings per module, and (issue 10) its
+    story with the newest observations."""
+    return await lifecycle.get_persona_detail(session, persona_id=persona_id)
 
 
 @router.delete("/{persona_id}", response_model=PersonaDeleted, responses=_ERRORS)
 async def delete_persona(
-    persona_id: uuid.UUID, _admin: AdminUser, session: DbSession
+    persona_id: uuid.UUID, _admin: AdminUser, session: DbSession, admins: AppAdminCache
 ) -> PersonaDeleted:
     """Hard delete: the user and, by cascade, everything the persona owns. Shared spaces lose
     the membership and are removed only when no member is left. Answers `{ok, deleted, …}`
     (`deleted`: the deleted user's id, as the original answered)."""
-    return await lifecycle.delete_persona(session, user_id=persona_id)
+    deleted = await lifecycle.delete_persona(session, user_id=persona_id)
+    # Were the account a confirmed admin, it stops being one here on the next request.
+    admins.forget(persona_id)
+    return deleted
