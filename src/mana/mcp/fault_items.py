@@ -65,7 +65,7 @@ async def creation_times(
                 table.id.in_(ids), table.space_id == ctx.space_id
             )
         )
-        times.update({str(row_id): created for row_id, created in rows.tuples()})
+        times.update({str(row_id): created for row_id, created in rows})
     return times
 
 

@@ -131,7 +131,7 @@ async def _leased(session: AsyncSession, ids: list[uuid.UUID]) -> list[DuePerson
         .where(Persona.user_id.in_(ids))
         .execution_options(populate_existing=True)
     )
-    by_id = {persona.user_id: (persona, user) for persona, user in rows.tuples()}
+    by_id = {persona.user_id: (persona, user) for persona, user in rows}
     return await _with_spaces(session, (by_id[i] for i in ids))
 
 

@@ -34,7 +34,7 @@ async def list_spaces(session: AsyncSession, *, user_id: uuid.UUID) -> list[Memb
         .where(SpaceMember.user_id == user_id)
         .order_by(Space.type != "personal", Space.created_at, Space.id)
     )
-    return [Membership(space=space, role=role) for space, role in rows.tuples()]
+    return [Membership(space=space, role=role) for space, role in rows]
 
 
 async def personal_space_id(session: AsyncSession, *, user_id: uuid.UUID) -> uuid.UUID | None:
@@ -50,7 +50,7 @@ async def membership(
         .join(SpaceMember, SpaceMember.space_id == Space.id)
         .where(Space.id == space_id, SpaceMember.user_id == user_id)
     )
-    found = row.tuples().first()
+    found = row.first()
     if found is None:
         raise NotFound("space not found")
     return Membership(space=found[0], role=found[1])
@@ -70,7 +70,7 @@ async def members(session: AsyncSession, *, space_id: uuid.UUID) -> list[tuple[U
         .where(SpaceMember.space_id == space_id)
         .order_by(SpaceMember.created_at, User.email)
     )
-    return list(rows.tuples())
+    return list(rows.all())
 
 
 async def create_shared_space(
@@ -146,7 +146,7 @@ async def pending_invitations(
         )
         .order_by(SpaceInvitation.created_at)
     )
-    return list(rows.tuples())
+    return list(rows.all())
 
 
 async def accept_invitation(

@@ -190,7 +190,7 @@ async def _log_days(ctx: ToolContext, habit_ids: Iterable[uuid.UUID]) -> dict[uu
             HabitLog.day >= ctx.now.date() - STREAK_HISTORY,
         )
     )
-    for habit_id, day in rows.tuples():
+    for habit_id, day in rows:
         result[habit_id].add(day)
     return result
 
