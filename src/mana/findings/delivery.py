@@ -223,13 +223,19 @@ class AlertEvaluator:
 
     async def evaluate_now(self) -> Evaluation:
         """Evaluate in a transaction of its own, as of `as_of()`."""
-        now = self.as_of()
         async with transaction(self.sessionmaker) as session:
-            changes = await evaluate_alerts(session, now=now, settings=self.settings)
-            await self.notifier.store(session, changes, now=now)
-        self.runs += 1
-        if changes:
+            evaluation = await self.evaluate_in(session)
+        if evaluation.changes:
             self.notifier.wake()  # after the commit: never announce a rolled-back alert
+        return evaluation
+
+    async def evaluate_in(self, session: AsyncSession) -> Evaluation:
+        """Evaluate as of `as_of()` in the caller's transaction, storing the notifications
+        with the changes; call `notifier.wake()` once it has committed."""
+        now = self.as_of()
+        changes = await evaluate_alerts(session, now=now, settings=self.settings)
+        await self.notifier.store(session, changes, now=now)
+        self.runs += 1
         return Evaluation(now, changes)
 
     def as_of(self) -> datetime:

@@ -94,37 +94,31 @@ async def list_alerts(
 
 @router.post("/alerts/evaluate", response_model=AlertEvaluationOut, responses=_ERRORS)
 async def evaluate_alerts_now(
-    _admin: AdminUser,
-    request: Request,
-    session: DbSession,
-    clock: AppClock,
-    background: BackgroundTasks,
+    _admin: AdminUser, request: Request, session: DbSession, background: BackgroundTasks
 ) -> AlertEvaluationOut:
     """Evaluate every rule now and answer with what opened, what resolved and what is open.
 
     What a CI gate calls before reading: evaluation otherwise follows tick finishes after a
     debounce, so the last one may still be pending when a simulation ends."""
-    evaluator: AlertEvaluator | None = getattr(request.app.state, "alert_evaluator", None)
-    now = evaluator.as_of() if evaluator is not None else clock.now()
+    evaluator: AlertEvaluator = request.app.state.alert_evaluator
     # In the request's own transaction (on SQLite it already holds the write lock: a second
     # transaction would wait on it). Webhooks go out after the response, i.e. after the commit.
-    settings = evaluator.settings if evaluator is not None else None
-    changes = await alerts.evaluate_alerts(session, now=now, settings=settings)
-    if evaluator is not None and changes:
-        await evaluator.notifier.store(session, changes, now=now)
-        background.add_task(evaluator.notifier.wake)  # after the response: committed by then
-    changed = {
-        r.alert.id: service.alert_out(r)
-        for r in await alerts.list_alerts(
-            session, ids=[c.alert.id for c in changes], limit=len(changes) or 1
-        )
-    }
+    evaluation = await evaluator.evaluate_in(session)
+    if evaluation.changes:
+        background.add_task(evaluator.notifier.wake)
     still_open = await alerts.list_alerts(session, status="open", limit=MAX_OPEN_LISTED)
+    listed = {r.alert.id: service.alert_out(r) for r in still_open}
+    # Resolved alerts (and opened ones past the listing's limit) are read back by id, for
+    # who acknowledged them.
+    missing = [c.alert.id for c in evaluation.changes if c.alert.id not in listed]
+    if missing:
+        rows = await alerts.list_alerts(session, ids=missing, limit=len(missing))
+        listed.update({r.alert.id: service.alert_out(r) for r in rows})
     return AlertEvaluationOut(
-        evaluated_at=now,
-        opened=[changed[c.alert.id] for c in changes if c.event == "opened"],
-        resolved=[changed[c.alert.id] for c in changes if c.event == "resolved"],
-        open_alerts=[service.alert_out(r) for r in still_open],
+        evaluated_at=evaluation.as_of,
+        opened=[listed[c.alert.id] for c in evaluation.changes if c.event == "opened"],
+        resolved=[listed[c.alert.id] for c in evaluation.changes if c.event == "resolved"],
+        open_alerts=[listed[r.alert.id] for r in still_open],
     )
 
 
