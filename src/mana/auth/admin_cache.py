@@ -18,9 +18,10 @@ user was a live (not deleted) admin when last read, for `ttl` seconds of the app
 from __future__ import annotations
 
 import uuid
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from mana.kit.ttl_cache import TtlCache
 
 
 @dataclass(frozen=True)
@@ -33,32 +34,18 @@ class Admin:
 
 class AdminCache:
     def __init__(self, *, ttl: float, now: Callable[[], float], max_entries: int = 1_000) -> None:
-        self._ttl = ttl
-        self._now = now
-        self._max = max_entries
-        # user id -> (when confirmed, the admin)
-        self._entries: OrderedDict[uuid.UUID, tuple[float, Admin]] = OrderedDict()
+        self._admins: TtlCache[uuid.UUID, Admin] = TtlCache(
+            ttl=ttl, max_entries=max_entries, now=now
+        )
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._admins)
 
     def get(self, user_id: uuid.UUID) -> Admin | None:
-        entry = self._entries.get(user_id)
-        if entry is None:
-            return None
-        confirmed_at, admin = entry
-        if not confirmed_at <= self._now() < confirmed_at + self._ttl:
-            del self._entries[user_id]
-            return None
-        return admin
+        return self._admins.get(user_id)
 
     def put(self, admin: Admin) -> None:
-        if self._ttl <= 0:
-            return
-        self._entries[admin.id] = (self._now(), admin)
-        self._entries.move_to_end(admin.id)
-        while len(self._entries) > self._max:
-            self._entries.popitem(last=False)
+        self._admins.put(admin.id, admin)
 
     def forget(self, user_id: uuid.UUID) -> None:
-        self._entries.pop(user_id, None)
+        self._admins.forget(user_id)

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections import OrderedDict
 from collections.abc import Callable
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mana.auth.models import Space, SpaceMember, User
+from mana.kit.ttl_cache import TtlCache
 
 SPACE_HEADER = "x-mana-space"
 
@@ -87,27 +87,12 @@ class MembershipCache:
         max_entries: int = 10_000,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._ttl = ttl
-        self._max = max_entries
-        self._monotonic = monotonic
-        self._entries: OrderedDict[tuple[uuid.UUID, uuid.UUID | None], tuple[float, uuid.UUID]]
-        self._entries = OrderedDict()
+        self._spaces: TtlCache[tuple[uuid.UUID, uuid.UUID | None], uuid.UUID] = TtlCache(
+            ttl=ttl, max_entries=max_entries, now=monotonic
+        )
 
     def get(self, user_id: uuid.UUID, requested: uuid.UUID | None) -> uuid.UUID | None:
-        key = (user_id, requested)
-        entry = self._entries.get(key)
-        if entry is None:
-            return None
-        if self._monotonic() >= entry[0]:
-            del self._entries[key]
-            return None
-        return entry[1]
+        return self._spaces.get((user_id, requested))
 
     def put(self, user_id: uuid.UUID, requested: uuid.UUID | None, space_id: uuid.UUID) -> None:
-        if self._ttl <= 0:
-            return
-        key = (user_id, requested)
-        self._entries[key] = (self._monotonic() + self._ttl, space_id)
-        self._entries.move_to_end(key)
-        while len(self._entries) > self._max:
-            self._entries.popitem(last=False)
+        self._spaces.put((user_id, requested), space_id)
