@@ -16,8 +16,10 @@ lint: bootstrap
 typecheck: bootstrap
 	$(VENV)/mypy src
 
+# Tests run on up to 4 worker processes (pytest-xdist); each worker makes its own throwaway
+# databases, so workers share nothing but the PostgreSQL server.
 pytest: bootstrap
-	$(VENV)/python -m pytest -q
+	$(VENV)/python -m pytest -q --numprocesses=auto --maxprocesses=4
 
 # The whole suite: lint, types, and every test on SQLite and PostgreSQL.
 test: lint typecheck pytest
