@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import subprocess
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -205,7 +206,10 @@ def test_a_killed_runners_persona_goes_to_another_runner_after_one_short_lease(
         caught.process.send_signal(signal.SIGKILL)
         assert caught.process.wait(timeout=30) == -signal.SIGKILL
 
-    # One lease later (on the auth service's clock), not the tick timeout: due again.
+    # A heartbeat the runner sent just before it died may still be on its way through the
+    # server (seen on a loaded machine): wait until the lease stops moving, then go one lease
+    # past it (on the auth service's clock), not the tick timeout: due again.
+    settled_lease(world, caught.persona_id)
     world.auth.clock.advance(timedelta(seconds=LEASE_SECONDS + 1))
     hanging.released.set()
     report = asyncio.run(claim_then_tick(world, caught.email))
@@ -224,6 +228,18 @@ def test_a_killed_runners_persona_goes_to_another_runner_after_one_short_lease(
     assert len(world.rows_created_by("app.habits", caught.persona_id)) == 1
     assert len(world.rows_created_by("app.habit_logs", caught.persona_id)) == 1
     assert world.lease(caught.persona_id) == (None, None)
+
+
+def settled_lease(world: RunnerWorld, persona_id: str, *, quiet_seconds: float = 0.5) -> None:
+    seen = world.lease(persona_id)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        time.sleep(quiet_seconds)
+        now = world.lease(persona_id)
+        if now == seen:
+            return
+        seen = now
+    raise AssertionError(f"the lease kept moving after the runner died: {seen}")
 
 
 async def claim_then_tick(world: RunnerWorld, email: str) -> TickReport:

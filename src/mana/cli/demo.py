@@ -20,8 +20,9 @@ from mana.auth import service as auth_service
 from mana.auth.app import create_auth_app
 from mana.cli.common import console, fail, load_settings
 from mana.cli.findings import print_overview
-from mana.clients.admin import AdminClient, ClientError
-from mana.clients.findings import FindingsClient, FindingsClientError
+from mana.clients.admin import AdminClient
+from mana.clients.errors import ClientError
+from mana.clients.findings import FindingsClient
 from mana.clients.seed import seed_personas
 from mana.clients.spaces import setup_shared_spaces
 from mana.config import ProductionConfigError, Settings
@@ -191,7 +192,7 @@ def demo(
                 reports = asyncio.run(tick_everyone(settings, catalog))
                 stored = asyncio.run(stored_figures(settings, token))
                 overview = asyncio.run(findings_overview(settings, token))
-            except (ClientError, FindingsClientError) as exc:
+            except ClientError as exc:
                 fail(str(exc))
             print_report(reports, stored)
             print_overview(overview)

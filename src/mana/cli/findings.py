@@ -17,7 +17,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from mana.cli.common import console, err_console, fail, load_settings
-from mana.clients.findings import FindingsApiError, FindingsClient, FindingsClientError
+from mana.clients.errors import ApiError, ClientError
+from mana.clients.findings import FindingsClient
 from mana.findings.schemas import (
     AlertOut,
     ClusterOut,
@@ -58,13 +59,13 @@ def _mean(value: float | None) -> str:
 def _run(step: Coroutine[Any, Any, _T]) -> _T:
     try:
         return asyncio.run(step)
-    except FindingsApiError as exc:
+    except ApiError as exc:
         if exc.status == 401:
             fail(f"the auth service refused the admin token: {exc}", USAGE_ERROR)
         if exc.status == 403:
             fail(f"the token does not belong to an admin: {exc}", USAGE_ERROR)
         fail(str(exc), USAGE_ERROR)
-    except FindingsClientError as exc:
+    except ClientError as exc:
         fail(str(exc), USAGE_ERROR)
 
 

@@ -23,12 +23,7 @@ from rich.table import Table
 
 from mana.cli.common import console, err_console, fail, load_settings
 from mana.cli.story import print_story
-from mana.clients.admin import (
-    DEFAULT_CONCURRENCY,
-    AdminClient,
-    ApiError,
-    ClientError,
-)
+from mana.clients.admin import DEFAULT_CONCURRENCY, AdminClient
 from mana.clients.cleanup import (
     CleanupReport,
     DeleteResult,
@@ -36,6 +31,7 @@ from mana.clients.cleanup import (
     delete_personas,
     list_live_personas,
 )
+from mana.clients.errors import ApiError, ClientError
 from mana.clients.seed import (
     SeedReport,
     SeedResult,

@@ -35,7 +35,8 @@ from mana import migrate
 from mana.auth.app import create_auth_app
 from mana.cli.common import err_console, fail
 from mana.cli.demo import DEMO_ADMIN_EMAIL, DEMO_ADMIN_PASSWORD, ensure_admin
-from mana.clients.admin import AdminClient, ClientError
+from mana.clients.admin import AdminClient
+from mana.clients.errors import ClientError
 from mana.clients.internal import InternalApiError
 from mana.clients.seed import seed_personas
 from mana.clients.spaces import setup_shared_spaces

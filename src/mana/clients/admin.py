@@ -20,9 +20,10 @@ from collections.abc import AsyncIterator
 from typing import Any, Self, TypeVar
 
 import httpx
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter
 
 from mana.auth.schemas import TokenResponse
+from mana.clients.errors import ApiError, ClientError, ServiceUnreachable, parse_answer
 from mana.personas.contract import (
     ForgetOut,
     PersonaDeleted,
@@ -41,29 +42,7 @@ PAGE_SIZE = 100
 ADMIN_PERSONAS = "/api/v1/admin/personas"
 
 
-class ClientError(Exception):
-    """Base of everything this client raises; `str()` is one readable line."""
-
-
-class ServiceUnreachable(ClientError):
-    """No HTTP answer: connection refused, DNS failure, timeout."""
-
-
-class ApiError(ClientError):
-    """The server answered with an error status."""
-
-    def __init__(
-        self, status: int, error: str, message: str, details: list[dict[str, Any]] | None = None
-    ) -> None:
-        self.status = status
-        self.error = error
-        self.message = message
-        self.details = details or []
-        super().__init__(f"{message} (HTTP {status} {error})")
-
-
 _M = TypeVar("_M", bound=BaseModel)
-_T = TypeVar("_T")
 
 
 class AdminClient:
@@ -121,12 +100,9 @@ class AdminClient:
                     method, path, json=json, params=params, headers=headers
                 )
             except httpx.TransportError as exc:
-                reason = str(exc) or type(exc).__name__
-                raise ServiceUnreachable(
-                    f"cannot reach the auth service at {self.base_url}: {reason}"
-                ) from exc
+                raise ServiceUnreachable.of("auth service", self.base_url, exc) from exc
         if response.status_code >= 400:
-            raise _api_error(response)
+            raise ApiError.of(response)
         return response
 
     def _admin(self) -> str:
@@ -137,11 +113,11 @@ class AdminClient:
 
     @staticmethod
     def _parse(model: type[_M], response: httpx.Response) -> _M:
-        return _validate(TypeAdapter(model), response)
+        return parse_answer(TypeAdapter(model), response)
 
     @staticmethod
     def _parse_list(model: type[_M], response: httpx.Response) -> list[_M]:
-        return _validate(TypeAdapter(list[model]), response)  # type: ignore[valid-type]
+        return parse_answer(TypeAdapter(list[model]), response)  # type: ignore[valid-type]
 
     # --- admin persona API ----------------------------------------------------------------
 
@@ -235,36 +211,3 @@ class AdminClient:
             "POST", f"/api/v1/invitations/{invitation_id}/accept", token=token
         )
         return self._parse(SpaceOut, response)
-
-
-def _validate(adapter: TypeAdapter[_T], response: httpx.Response) -> _T:
-    """The answer as `adapter`'s type, or a one-line ClientError naming the first bad field."""
-    where = f"{response.request.method} {response.request.url.path}"
-    try:
-        return adapter.validate_json(response.content)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or "body"
-        raise ClientError(
-            f"unexpected answer from {where} (HTTP {response.status_code}): {field}: {first['msg']}"
-        ) from exc
-
-
-def _api_error(response: httpx.Response) -> ApiError:
-    error = "http_error"
-    message = response.reason_phrase or "error"
-    details: list[dict[str, Any]] | None = None
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if isinstance(body, dict):
-        error = str(body.get("error") or error)
-        message = str(body.get("message") or message)
-        raw = body.get("details")
-        if isinstance(raw, list):
-            details = [d for d in raw if isinstance(d, dict)]
-    elif response.text.strip():
-        # A proxy's HTML error page: keep one short line of it.
-        message = response.text.strip().splitlines()[0][:200]
-    return ApiError(response.status_code, error, message, details)

@@ -13,7 +13,8 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from mana.clients.admin import AdminClient, ApiError, ClientError
+from mana.clients.admin import AdminClient
+from mana.clients.errors import ApiError, ClientError
 from mana.clients.seed import count_noun
 from mana.personas.catalog import Catalog
 

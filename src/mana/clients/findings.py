@@ -6,8 +6,9 @@ import uuid
 from typing import Any, Self, TypeVar
 
 import httpx
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter
 
+from mana.clients.errors import ApiError, ServiceUnreachable, parse_answer
 from mana.findings.schemas import (
     AlertEvaluationOut,
     AlertListOut,
@@ -19,20 +20,6 @@ from mana.findings.schemas import (
 DEFAULT_TIMEOUT_SECONDS = 60.0
 
 _M = TypeVar("_M", bound=BaseModel)
-
-
-class FindingsClientError(Exception):
-    """Base of what this client raises; `str()` is one readable line."""
-
-
-class FindingsUnreachable(FindingsClientError):
-    """No HTTP answer: connection refused, DNS failure, timeout."""
-
-
-class FindingsApiError(FindingsClientError):
-    def __init__(self, status: int, error: str, message: str) -> None:
-        self.status, self.error, self.message = status, error, message
-        super().__init__(f"{message} (HTTP {status} {error})")
 
 
 class FindingsClient:
@@ -64,23 +51,10 @@ class FindingsClient:
         try:
             response = await self._http.request(method, path, params=params)
         except httpx.HTTPError as exc:
-            raise FindingsUnreachable(
-                f"cannot reach the auth service at {self.base_url}: {type(exc).__name__}"
-                + (f" ({exc})" if str(exc) else "")
-            ) from exc
+            raise ServiceUnreachable.of("auth service", self.base_url, exc) from exc
         if response.status_code >= 400:
-            try:
-                body = response.json()
-                error, message = str(body["error"]), str(body["message"])
-            except (ValueError, KeyError, TypeError):
-                error, message = "http_error", response.reason_phrase or "request failed"
-            raise FindingsApiError(response.status_code, error, message)
-        try:
-            return model.model_validate(response.json())
-        except (ValueError, ValidationError) as exc:
-            raise FindingsClientError(
-                f"unexpected answer from {self.base_url}{path}: {type(exc).__name__}"
-            ) from exc
+            raise ApiError.of(response)
+        return parse_answer(TypeAdapter(model), response)
 
     async def overview(self, *, days: int = 14) -> FindingsOverviewOut:
         return await self._call(

@@ -14,7 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from mana.clients.admin import AdminClient, ClientError
+from mana.clients.admin import AdminClient
+from mana.clients.errors import ClientError
 from mana.personas.catalog import Catalog, CatalogPersona
 from mana.personas.contract import PersonaUpsert
 from mana.personas.password import derive_persona_password

@@ -14,7 +14,8 @@ import uuid
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
-from mana.clients.admin import AdminClient, ApiError, ClientError
+from mana.clients.admin import AdminClient
+from mana.clients.errors import ApiError, ClientError
 from mana.clients.seed import count_noun
 from mana.personas.catalog import Catalog, CatalogSpace
 from mana.personas.password import derive_persona_password

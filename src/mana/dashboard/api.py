@@ -21,6 +21,7 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from mana.auth.schemas import TokenResponse
+from mana.clients.errors import ApiError, ClientError, ServiceUnreachable
 from mana.dashboard.sessions import Session, Tokens
 from mana.kit.clock import Clock
 
@@ -33,25 +34,7 @@ REFRESH_MARGIN_SECONDS = 30
 REFRESH_REUSE_SECONDS = 60
 
 
-class DashboardApiError(Exception):
-    """Base of what the API layer raises."""
-
-
-class AuthUnreachable(DashboardApiError):
-    """No HTTP answer from the auth service (refused, timeout, DNS)."""
-
-
-class ApiProblem(DashboardApiError):
-    """The auth service answered with an error status other than 401/403."""
-
-    def __init__(self, status: int, error: str, message: str) -> None:
-        super().__init__(f"{message} (HTTP {status} {error})")
-        self.status = status
-        self.error = error
-        self.message = message
-
-
-class SignInFailed(DashboardApiError):
+class SignInFailed(ClientError):
     """Wrong email or password, or too many attempts (`retry_after` seconds)."""
 
     def __init__(self, message: str, *, retry_after: int | None = None) -> None:
@@ -59,7 +42,7 @@ class SignInFailed(DashboardApiError):
         self.retry_after = retry_after
 
 
-class SignedOut(DashboardApiError):
+class SignedOut(ClientError):
     """The session can no longer act: the refresh token is gone, or the admin role was removed.
     `reason` is a code the sign-in page turns into a sentence ("expired", "forbidden")."""
 
@@ -68,20 +51,11 @@ class SignedOut(DashboardApiError):
         self.reason = reason
 
 
-def _problem(response: httpx.Response) -> ApiProblem:
-    try:
-        body = response.json()
-        error, message = str(body.get("error", "http_error")), str(body.get("message", ""))
-    except (ValueError, AttributeError):
-        error, message = "http_error", response.text[:200]
-    return ApiProblem(response.status_code, error, message or response.reason_phrase)
-
-
 def _parse(model: type[ModelT], response: httpx.Response) -> ModelT:
     try:
         return model.model_validate(response.json())
     except (ValueError, ValidationError) as exc:
-        raise ApiProblem(
+        raise ApiError(
             502, "bad_response", f"the auth service sent an unexpected {model.__name__}: {exc}"
         ) from exc
 
@@ -99,9 +73,7 @@ class AuthApi:
         try:
             return await self._http.request(method, path, **kwargs)
         except httpx.TransportError as exc:
-            raise AuthUnreachable(
-                f"the auth service at {self._http.base_url} did not answer ({type(exc).__name__})"
-            ) from exc
+            raise ServiceUnreachable.of("auth service", str(self._http.base_url), exc) from exc
 
     async def login(self, email: str, password: str) -> TokenResponse:
         response = await self._send(
@@ -116,7 +88,7 @@ class AuthApi:
         if response.status_code in (401, 422):
             raise SignInFailed("Wrong email or password.")
         if response.status_code != 200:
-            raise _problem(response)
+            raise ApiError.of(response)
         return _parse(TokenResponse, response)
 
     async def refresh(self, refresh_token: str) -> TokenResponse:
@@ -126,7 +98,7 @@ class AuthApi:
         if response.status_code in (401, 422):
             raise SignedOut("expired")
         if response.status_code != 200:
-            raise _problem(response)
+            raise ApiError.of(response)
         return _parse(TokenResponse, response)
 
     async def call(
@@ -216,7 +188,7 @@ class AdminCaller:
         if response.status_code == 403:
             raise SignedOut("forbidden")
         if response.status_code >= 400:
-            raise _problem(response)
+            raise ApiError.of(response)
         return response
 
     async def get(

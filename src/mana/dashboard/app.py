@@ -20,14 +20,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.base import RequestResponseEndpoint
 
 from mana import __version__
+from mana.clients.errors import ApiError, ServiceUnreachable
 from mana.config import Settings
-from mana.dashboard.api import (
-    ApiProblem,
-    AuthApi,
-    AuthUnreachable,
-    Refresher,
-    SignedOut,
-)
+from mana.dashboard.api import AuthApi, Refresher, SignedOut
 from mana.dashboard.charts import fmt
 from mana.dashboard.routes import router
 from mana.dashboard.sessions import COOKIE_NAME, Session, SessionCodec
@@ -143,12 +138,12 @@ def create_dashboard_app(settings: Settings, *, clock: Clock | None = None) -> F
         target = sign_in_url(request_path(request), reason=exc.reason)
         return RedirectResponse(target, status_code=303)
 
-    @app.exception_handler(AuthUnreachable)
-    async def _unreachable(request: Request, exc: AuthUnreachable) -> Response:
+    @app.exception_handler(ServiceUnreachable)
+    async def _unreachable(request: Request, exc: ServiceUnreachable) -> Response:
         return error_page(request, 503, "The auth service did not answer", str(exc))
 
-    @app.exception_handler(ApiProblem)
-    async def _problem(request: Request, exc: ApiProblem) -> Response:
+    @app.exception_handler(ApiError)
+    async def _problem(request: Request, exc: ApiError) -> Response:
         if exc.status == 404:
             return error_page(request, 404, "Not found", exc.message)
         if exc.status == 422:
