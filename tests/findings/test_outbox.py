@@ -5,12 +5,14 @@ only once. A real auth service on 127.0.0.1 and a local receiver."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy.engine import make_url
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -27,6 +29,7 @@ from tests.findings.history import Fault, write_history
 from tests.fixtures.database import Db
 from tests.fixtures.runner import wait_until
 from tests.fixtures.servers import running_auth_service
+from tests.fixtures.tcp_proxy import TcpProxy
 
 
 class Receiver:
@@ -112,3 +115,47 @@ def test_notifications_stored_before_a_restart_are_delivered_after_it_once(
     assert len(rows) == opened
     assert all(r.delivered_at is not None and r.failed_at is None for r in rows)
     assert all(r.attempts == 1 for r in rows)
+
+
+def test_a_database_outage_is_logged_once_and_the_stored_notifications_go_out_after_it(
+    fresh_database_url: str,
+    receiver: Receiver,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    if not fresh_database_url.startswith("postgresql"):
+        pytest.skip("a TCP proxy sits in front of PostgreSQL; SQLite has no network")
+    monkeypatch.setenv("MANA_ALERT_WEBHOOK_URL", f"{receiver.server.url}/hook")
+    monkeypatch.setenv("MANA_ALERT_WEBHOOK_POLL_SECONDS", "0.05")
+    settings = AlertSettings()
+    opened = asyncio.run(_evaluate_and_store_then_die(fresh_database_url, settings))
+    caplog.set_level(logging.INFO, logger="mana.findings")
+    url = make_url(fresh_database_url)
+
+    async def run(proxy: TcpProxy) -> int:
+        engine = create_engine(url.set(host="127.0.0.1", port=proxy.port).render_as_string(False))
+        notifier = AlertNotifier(settings, create_sessionmaker(engine), Clock())
+        proxy.cut()
+        notifier.start()
+        try:
+            await asyncio.sleep(1.0)  # about 20 polls, every one refused
+            during = len(receiver.bodies)
+            proxy.restore()
+            await asyncio.to_thread(
+                wait_until, lambda: len(receiver.bodies) >= opened, what="the stored notifications"
+            )
+            return during
+        finally:
+            await notifier.stop()
+            await engine.dispose()
+
+    with TcpProxy(url.host or "127.0.0.1", url.port or 5432) as proxy:
+        delivered_during_outage = asyncio.run(run(proxy))
+
+    assert delivered_during_outage == 0
+    assert len({b["alert"]["id"] for b in receiver.bodies}) == opened
+    messages = [r.getMessage() for r in caplog.records if r.name == "mana.findings"]
+    assert [m for m in messages if "outbox unavailable" in m] == [
+        "alert webhook outbox unavailable; retrying every 0.05s"
+    ]
+    assert len([m for m in messages if "outbox available again" in m]) == 1

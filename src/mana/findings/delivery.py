@@ -114,12 +114,28 @@ class AlertNotifier:
         self._wake.set()
 
     async def _run(self) -> None:
+        # While the database is down every poll fails the same way: one warning (with its
+        # traceback) when the outage starts and one line when it ends, not one per poll.
+        unavailable_since: datetime | None = None
         while True:
             try:
                 sent = await self._deliver_next()
             except Exception:  # the database is down, say: the next poll tries again
-                logger.warning("alert webhook outbox unavailable", exc_info=True)
+                if unavailable_since is None:
+                    unavailable_since = self.clock.now()
+                    logger.warning(
+                        "alert webhook outbox unavailable; retrying every %ss",
+                        self.settings.webhook_poll_seconds,
+                        exc_info=True,
+                    )
                 sent = False
+            else:
+                if unavailable_since is not None:
+                    logger.warning(
+                        "alert webhook outbox available again after %.0fs",
+                        (self.clock.now() - unavailable_since).total_seconds(),
+                    )
+                    unavailable_since = None
             if sent:
                 continue
             with contextlib.suppress(TimeoutError):
