@@ -25,6 +25,8 @@ from mana.runner.brains.llm_common import (
     opening_message,
 )
 from mana.runner.recording import checked_ratings, summarize_experience
+from mana.runner.types import Observation
+from mana.runner.verdict import rating_for
 from tests.runner.fakes.days import PERSONA_PROMPT, llm_settings, make_day
 from tests.runner.fakes.llm_servers import (
     COUNT,
@@ -396,6 +398,44 @@ async def test_ratings_come_from_a_json_answer_about_a_factual_digest(api: FakeA
     assert "- mood: 1 call (mood.log ×1); nothing failed" in prompt
     assert '{"ratings": [{"module"' in prompt
     assert day.usage.calls == 1
+
+
+async def test_a_rating_kinder_than_the_evidence_is_lowered_and_its_note_names_the_evidence(
+    api: FakeAnthropic,
+) -> None:
+    toolbox = FakeToolBox()
+    await toolbox.call("todo.list", {})
+    await toolbox.call("mood.log", {"score": 4})
+    lost = Observation(
+        kind="missing",
+        module="todo",
+        evidence="todo 'Wäsche' from yesterday is not in todo.list",
+        tool_name="todo.list",
+        action_seq=1,
+        label="Wäsche",
+        cause_tool="todo.create",
+    )
+    experience = summarize_experience(toolbox.records, [lost])
+    answer = {
+        "ratings": [
+            {"module": "todo", "rating": 5, "notes": "alles super"},
+            {"module": "mood", "rating": 2, "notes": "zu viele Fragen"},
+        ]
+    }
+    api.script(anthropic_message(text_block(json.dumps(answer))))
+    async with brain_for(api) as brain:  # Mia's catalog locale is German
+        outcome = await brain.rate(make_day(), experience)
+
+    assert outcome.problem is None
+    by_module = {r.module: r for r in outcome.ratings}
+    # Lost data caps todo where the scripted brain would put it; the model's words stay.
+    assert by_module["todo"].rating == rating_for([lost]) == 3
+    assert by_module["todo"].notes == (
+        "alles super Was ich gesehen hab: 'Wäsche', das ich mit todo.create angelegt hatte, "
+        "war weg (todo.list, Aufruf 1)."
+    )
+    # Harsher than the checks is the model's own judgement (a confusing flow): kept.
+    assert (by_module["mood"].rating, by_module["mood"].notes) == (2, "zu viele Fragen")
 
 
 @pytest.mark.parametrize(

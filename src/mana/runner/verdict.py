@@ -11,10 +11,11 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from mana.runner.toolmap import FINISHED_FIELDS
-from mana.runner.types import Observation
+from mana.runner.types import ModuleRating, Observation
 
 HARM = {
     "missing": 2.0,
@@ -65,6 +66,7 @@ _PHRASES: dict[str, dict[str, str]] = {
         "({tool}, call {seq})",
         "slow": "it was slow ({found} ms for {tool}, call {seq})",
         "more": "; and {count} more problem(s)",
+        "evidence": "What I saw: {reason}.",
     },
     "de": {
         "ok": "hat gemacht, was ich wollte",
@@ -82,6 +84,7 @@ _PHRASES: dict[str, dict[str, str]] = {
         "was falsch war ({tool}, Aufruf {seq})",
         "slow": "war langsam ({found} ms bei {tool}, Aufruf {seq})",
         "more": "; und {count} weitere(s) Problem(e)",
+        "evidence": "Was ich gesehen hab: {reason}.",
     },
 }
 
@@ -118,3 +121,28 @@ def reason(observations: Sequence[Observation], locale: str) -> str:
     if len(observations) > 1:
         text += phrases["more"].format(count=len(observations) - 1)
     return text
+
+
+# A note stays within what the feedback API takes (5,000 characters).
+MAX_NOTE_CHARS = 5_000
+
+
+def bounded_by_evidence(
+    ratings: Sequence[ModuleRating], observations: Sequence[Observation], locale: str
+) -> list[ModuleRating]:
+    """A model's ratings, never kinder than the evidence. A language model may rate a module
+    lower than its observations do (it can find a flow confusing that no check sees), but a
+    module where the checks saw harm gets at most `rating_for` those observations, whatever
+    the model said, so findings and alerts read the same from every brain. A rating lowered
+    here gets the evidence appended to its note, in the persona's language."""
+    bounded = []
+    for given in ratings:
+        observed = [o for o in observations if o.module == given.module]
+        ceiling = rating_for(observed)
+        if given.rating <= ceiling:
+            bounded.append(given)
+            continue
+        evidence = _PHRASES[language(locale)]["evidence"].format(reason=reason(observed, locale))
+        notes = f"{given.notes.strip()} {evidence}".strip()
+        bounded.append(replace(given, rating=ceiling, notes=notes[:MAX_NOTE_CHARS]))
+    return bounded

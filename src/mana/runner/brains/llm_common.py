@@ -62,7 +62,9 @@ from mana.runner.brains.llm.retries import (
     retry_after_seconds,
     status_failure,
 )
+from mana.runner.brains.voice import persona_locale
 from mana.runner.types import RatingOutcome, ToolInfo, Usage
+from mana.runner.verdict import bounded_by_evidence
 
 __all__ = [
     "ANTHROPIC_CACHE_READ_RATIO",
@@ -284,7 +286,11 @@ class LLMBrain(abc.ABC):
             return RatingOutcome(problem=f"budget: no rating call: {exc}")
         except ModelCallFailed as exc:
             return RatingOutcome(problem=f"rating call failed: {exc}")
-        return parse_ratings(reply.text, modules)
+        outcome = parse_ratings(reply.text, modules)
+        outcome.ratings = bounded_by_evidence(
+            outcome.ratings, experience.observations, persona_locale(day.persona.email)
+        )
+        return outcome
 
     def _check_budgets(self, day: DayContext, estimate: float) -> None:
         spent = day.usage.cost_usd

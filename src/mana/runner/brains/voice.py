@@ -8,9 +8,17 @@ the persona's language. Deterministic: the same entry always gets the same voice
 
 from __future__ import annotations
 
+import functools
 import re
 
-from mana.personas.catalog import CatalogContact, CatalogPersona, CatalogVoice, VoiceStyle
+from mana.personas.catalog import (
+    Catalog,
+    CatalogContact,
+    CatalogPersona,
+    CatalogVoice,
+    VoiceStyle,
+    load_catalog,
+)
 
 STYLE_BY_ARCHETYPE: dict[str, VoiceStyle] = {
     "adhd-student": "typo-prone",
@@ -58,3 +66,14 @@ def derive_voice(persona: CatalogPersona) -> CatalogVoice:
         contacts=[CatalogContact(name=f"{first_name}'s friend", note=_CONTACT_NOTE[language])],
         events=everyday["events"],
     )
+
+
+@functools.cache
+def _shipped_catalog() -> Catalog:
+    return load_catalog()
+
+
+def persona_locale(email: str) -> str:
+    """The persona's locale as the shipped catalog gives it ("en" for one it does not list)."""
+    entry = _shipped_catalog().by_email(email)
+    return entry.locale if entry is not None else "en"
