@@ -2,6 +2,7 @@
 
     python -m bench.mcp_bench                  # ~3 min: SQLite, and PostgreSQL if reachable
     python -m bench.mcp_bench --seconds 6 --rounds 6 --postgres-only
+    python -m bench.mcp_bench --sqlite-only --tools create --sessions 1   # one row and its baseline
 
 Each server runs in a process of its own (uvicorn, as `mana serve mcp` runs it), so its CPU time
 can be read from /proc and the client (the official `mcp` client, `mode="legacy"`, one stateful
