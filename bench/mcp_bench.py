@@ -2,6 +2,7 @@
 
     python -m bench.mcp_bench                  # ~3 min: SQLite, and PostgreSQL if reachable
     python -m bench.mcp_bench --seconds 6 --rounds 6 --postgres-only
+    python -m bench.mcp_bench --sqlite-only --tools create --sessions 1   # one row and its baseline
 
 Each server runs in a process of its own (uvicorn, as `mana serve mcp` runs it), so its CPU time
 can be read from /proc and the client (the official `mcp` client, `mode="legacy"`, one stateful
@@ -383,7 +384,20 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="baseline/target alternations")
     parser.add_argument("--warmup", type=float, default=0.3, help="unmeasured time per round")
     parser.add_argument("--postgres-only", action="store_true", help="skip the SQLite rows")
+    parser.add_argument("--sqlite-only", action="store_true", help="skip the PostgreSQL rows")
+    parser.add_argument(
+        "--tools",
+        default="echo,list,create",
+        help="comma-separated subset of echo,list,create (the rows to measure)",
+    )
+    parser.add_argument(
+        "--sessions",
+        default=",".join(str(n) for n in CONCURRENCY),
+        help="comma-separated concurrencies to measure (each beside the bare echo at the same)",
+    )
     args = parser.parse_args()
+    wanted = set(args.tools.split(","))
+    concurrencies = [int(n) for n in args.sessions.split(",")]
     began = time.perf_counter()
     pairs: list[Pair] = []
     with contextlib.ExitStack() as stack:
@@ -393,9 +407,10 @@ def main() -> None:
         databases = []
         if not args.postgres_only:
             databases.append(("sqlite", stack.enter_context(sqlite_database("mana-mcp-bench"))))
-        pg_url = stack.enter_context(postgres_database("mana-mcp-bench"))
-        if pg_url is not None:
-            databases.append(("postgres", pg_url))
+        if not args.sqlite_only:
+            pg_url = stack.enter_context(postgres_database("mana-mcp-bench"))
+            if pg_url is not None:
+                databases.append(("postgres", pg_url))
         for backend, url in databases:
             auth = stack.enter_context(BackgroundServer(create_auth_app(bench_settings(url))))
             server = start_server("mana", url, auth.url)
@@ -408,22 +423,30 @@ def main() -> None:
         async def run_all() -> None:
             for _, server, session_tokens in backends:
                 await seed_todos(server, session_tokens)
-            for n in CONCURRENCY:
+            for n in concurrencies:
                 for index, (backend, server, session_tokens) in enumerate(backends):
-                    targets: list[tuple[str, str, dict[str, Any]]] = []
+                    targets: list[tuple[str, str, str, dict[str, Any]]] = []
                     if index == 0:
                         targets.append(
-                            ("mana echo (gateway, no DB)", GATEWAY_ECHO.name, {"text": "hi"})
+                            (
+                                "echo",
+                                "mana echo (gateway, no DB)",
+                                GATEWAY_ECHO.name,
+                                {"text": "hi"},
+                            )
                         )
                     targets += [
-                        (f"mana todo.list ({backend})", "todo.list", {"limit": LIST_SIZE}),
+                        ("list", f"mana todo.list ({backend})", "todo.list", {"limit": LIST_SIZE}),
                         (
+                            "create",
                             f"mana todo.create ({backend})",
                             "todo.create",
                             {"title": "bench todo", "priority": "high"},
                         ),
                     ]
-                    for target, tool, arguments in targets:
+                    for key, target, tool, arguments in targets:
+                        if key not in wanted:
+                            continue
                         pairs.append(
                             await measure_pair(
                                 bare, server, target, tool, arguments, session_tokens[:n], args

@@ -184,6 +184,8 @@ def create_engine(
             hide_parameters=True,
             pool_timeout=pool_timeout,
             connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS},
+            # Reset by `_configure_sqlite`'s "reset" listener instead (rolls back only if needed).
+            pool_reset_on_return=None,
             **pool,
         )
         _configure_sqlite(engine)
@@ -222,7 +224,7 @@ def _ensure_sqlite_directory(url: str) -> None:
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
-    """Foreign keys on, WAL, and write transactions that take the lock up front.
+    """Foreign keys on, WAL (synchronous=NORMAL), and write transactions that take the lock up front.
 
     `BEGIN IMMEDIATE` makes SQLite serialise writers at the start of a transaction instead of
     failing with "database is locked" when two deferred transactions both try to upgrade. That
@@ -235,8 +237,24 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")
+        # NORMAL is SQLite's documented setting for WAL: a commit no longer waits for an fsync
+        # (0.5 ms of a 2 ms todo.create here, issue 14); the database stays consistent after a
+        # crash, and only the last commits before a power loss may be rolled back.
+        cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_SECONDS * 1000)}")
         cursor.close()
+
+    @event.listens_for(engine.sync_engine, "reset")
+    def _on_reset(dbapi_connection: Any, _record: Any, state: Any) -> None:
+        # The pool's own reset rolls back every returned connection, even one whose
+        # transaction just committed (a Session closes its Connection after COMMIT): on
+        # aiosqlite that is one more trip to the connection's thread per write (issue 14).
+        # SQLite knows whether a transaction is open; roll back only then.
+        if state.transaction_was_reset or not state.asyncio_safe:
+            return
+        driver = dbapi_connection.driver_connection
+        if driver is not None and driver.in_transaction:
+            dbapi_connection.rollback()
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:

@@ -26,8 +26,12 @@ async def test_tags_are_normalised_deduplicated_and_filterable(
     for tag in ("Rezepte", "winter-küche"):
         page = await product.call("notes.list", {"tag": tag}, user=alice)
         assert [n["title"] for n in page["items"]] == ["Soup"]
-    # A tag filter matches whole tags only.
+    # A tag filter matches whole tags only, and "_" in a tag is a letter, not a wildcard.
     assert (await product.call("notes.list", {"tag": "rezept"}, user=alice))["items"] == []
+    assert (await product.call("notes.list", {"tag": "quickxmeals"}, user=alice))["items"] == []
+    await product.call("notes.create", {"title": "Stew", "tags": ["quickXmeals"]}, user=alice)
+    page = await product.call("notes.list", {"tag": "quick_meals"}, user=alice)
+    assert [n["title"] for n in page["items"]] == ["Soup"]
 
 
 async def test_search_ignores_case_and_accents_in_title_and_body(

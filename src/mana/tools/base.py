@@ -10,7 +10,7 @@ import unicodedata
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar, cast
 
 import sqlalchemy as sa
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -148,6 +148,19 @@ def fold(*parts: str | None) -> str:
     return "\n".join(normalize(part) for part in parts if part)
 
 
+LIKE_ESCAPE = "/"
+
+
+def like_literal(text: str) -> str:
+    """`text` for a LIKE pattern with `escape=LIKE_ESCAPE`: its % and _ match only themselves
+    (what SQLAlchemy's `autoescape=True` does, for a pattern passed as a bound parameter)."""
+    return (
+        text.replace(LIKE_ESCAPE, LIKE_ESCAPE * 2)
+        .replace("%", LIKE_ESCAPE + "%")
+        .replace("_", LIKE_ESCAPE + "_")
+    )
+
+
 def matches(column: Any, query: str) -> sa.ColumnElement[bool]:
     """Substring match against a folded column, ignoring case and accents (% and _ literal)."""
     return column.contains(normalize(query), autoescape=True)
@@ -219,31 +232,35 @@ def decode_cursor(order: OrderBy, cursor: str) -> list[Any]:
         raise invalid from exc
 
 
-def keyset_page(query: sa.Select[Any], order: OrderBy, page: PageInput) -> sa.Select[Any]:
-    """Order by `order` and start after the cursor: stable under inserts, no OFFSET scans.
-
-    Fetches one row more than asked, so `split_keyset` knows whether another page follows.
-    """
-    if page.cursor:
-        values = decode_cursor(order, page.cursor)
-        after = []
-        for i, (column, descending) in enumerate(order):
-            ties = [order[j][0] == values[j] for j in range(i)]
-            beyond = column < values[i] if descending else column > values[i]
-            after.append(sa.and_(*ties, beyond))
-        query = query.where(sa.or_(*after))
-    sort = [column.desc() if descending else column.asc() for column, descending in order]
-    return query.order_by(*sort).limit(page.limit + 1)
-
-
 # --- prebuilt pages ----------------------------------------------------------------------------
 #
 # Building a new Select on every call, and SQLAlchemy computing its cache key, cost about as much
-# server CPU as running it (issue 14: `todo.list` through MCP). A hot list tool can instead build
-# its statement once per combination of filters (`functools.lru_cache`) with these bind
-# parameters, and pass the values at execution: `prebuilt_page` and `page_params`.
+# server CPU as running it (issue 14: `todo.list` through MCP). So every list tool builds its
+# statement once per combination of filters (`functools.lru_cache`) with these bind parameters,
+# and passes the values at execution: `in_space`, `prebuilt_page` and `page_params`. Pages are
+# keyset pages (stable under inserts, no OFFSET scans) that fetch one row more than asked, so
+# `split_keyset` knows whether another page follows.
 
 PAGE_LIMIT = "page_limit"
+SPACE_ID = "space_id"
+
+
+def table_of(model: type[Any]) -> sa.Table:
+    return cast(sa.Table, model.__table__)
+
+
+def shown_columns(model: type[Any]) -> tuple[sa.Column[Any], ...]:
+    """A table's columns less the folded search text (written for WHERE, never shown). Rows of
+    a Core select of these have the attribute names of the mapped objects, so the same `of`
+    builds an answer from either; and no identity map or change tracking is paid for a read."""
+    return tuple(column for column in table_of(model).c if column.key != "search_text")
+
+
+def in_space(model: type[Any], *columns: sa.Column[Any]) -> sa.Select[Any]:
+    """`SELECT columns FROM model's table WHERE space_id = :space_id`, for a prebuilt list."""
+    return sa.select(*(columns or shown_columns(model))).where(
+        table_of(model).c.space_id == sa.bindparam(SPACE_ID)
+    )
 
 
 def _after_name(index: int) -> str:
@@ -251,8 +268,9 @@ def _after_name(index: int) -> str:
 
 
 def prebuilt_page(query: sa.Select[Any], order: OrderBy, *, after_cursor: bool) -> sa.Select[Any]:
-    """`keyset_page` with bind parameters for the cursor's keys and the limit. It names the
-    table's columns, so a Core select of columns stays Core (no ORM compile step)."""
+    """Order by `order` and start after the cursor, with bind parameters for the cursor's keys
+    and the limit. It names the table's columns, so a Core select of columns stays Core (no ORM
+    compile step)."""
     columns = [(column.property.columns[0], descending) for column, descending in order]
     if after_cursor:
         after = []
@@ -267,7 +285,7 @@ def prebuilt_page(query: sa.Select[Any], order: OrderBy, *, after_cursor: bool) 
 
 def page_params(order: OrderBy, page: PageInput) -> dict[str, Any]:
     """The values of a `prebuilt_page(..., after_cursor=bool(page.cursor))` statement's page
-    parameters (one row more than asked, as in `keyset_page`)."""
+    parameters (one row more than asked)."""
     params: dict[str, Any] = {PAGE_LIMIT: page.limit + 1}
     if page.cursor:
         for i, value in enumerate(decode_cursor(order, page.cursor)):
@@ -276,18 +294,7 @@ def page_params(order: OrderBy, page: PageInput) -> dict[str, Any]:
 
 
 def split_keyset(rows: list[Any], limit: int, order: OrderBy) -> tuple[list[Any], str | None]:
+    """The page and the next cursor (None on the last page)."""
     if len(rows) <= limit:
         return rows, None
     return rows[:limit], encode_cursor(order, rows[limit - 1])
-
-
-def newest_first_page(query: sa.Select[Any], model: Any, page: PageInput) -> sa.Select[Any]:
-    """Keyset pagination, newest first (created_at, then id)."""
-    return keyset_page(query, newest_first(model), page)
-
-
-def split_page(rows: list[Any], limit: int) -> tuple[list[Any], str | None]:
-    """The page and the next cursor for a `newest_first_page` query."""
-    if len(rows) <= limit:
-        return rows, None
-    return rows[:limit], encode_cursor(newest_first(type(rows[0])), rows[limit - 1])

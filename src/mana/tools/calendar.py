@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
+from typing import Any
 
 import sqlalchemy as sa
 from pydantic import Field
@@ -11,6 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from mana.db import Base, UTCDateTime
 from mana.tools.base import (
+    SPACE_ID,
     Body,
     Day,
     Instant,
@@ -22,8 +25,11 @@ from mana.tools.base import (
     ToolInput,
     ToolOutput,
     get_in_space,
-    keyset_page,
+    in_space,
+    page_params,
+    prebuilt_page,
     split_keyset,
+    table_of,
 )
 from mana.tools.registry import ToolContext, ToolError, tool
 
@@ -60,7 +66,7 @@ class EventOut(ToolOutput):
     created_at: datetime
 
     @classmethod
-    def of(cls, event: Event) -> EventOut:
+    def of(cls, event: Event | sa.Row[Any]) -> EventOut:
         return cls(
             id=event.id,
             title=event.title,
@@ -149,6 +155,20 @@ async def create(data: CreateEvent, ctx: ToolContext) -> EventOut:
     return EventOut.of(event)
 
 
+@lru_cache(maxsize=2)
+def _list_statement(*, after_cursor: bool) -> sa.Select[Any]:
+    """calendar.list's statement, built once per cursor shape (see todo.list)."""
+    columns = table_of(Event).c
+    query = in_space(Event).where(
+        columns.starts_at < sa.bindparam("range_end"),
+        columns.ends_at > sa.bindparam("range_start"),
+        # Implied by the two above and MAX_DURATION, but lets the (space_id, starts_at) index
+        # bound the scan from below too.
+        columns.starts_at > sa.bindparam("earliest_start"),
+    )
+    return prebuilt_page(query, ORDER, after_cursor=after_cursor)
+
+
 @tool("calendar.list", policy="read")
 async def list_events(data: ListEvents, ctx: ToolContext) -> EventPage:
     """List events that overlap the days from..to (YYYY-MM-DD, UTC, both inclusive; default
@@ -167,15 +187,14 @@ async def list_events(data: ListEvents, ctx: ToolContext) -> EventPage:
         )
     range_start = datetime.combine(first, time(), UTC)
     range_end = datetime.combine(last + timedelta(days=1), time(), UTC)
-    query = sa.select(Event).where(
-        Event.space_id == ctx.space_id,
-        Event.starts_at < range_end,
-        Event.ends_at > range_start,
-        # Implied by the two above and MAX_DURATION, but lets the (space_id, starts_at) index
-        # bound the scan from below too.
-        Event.starts_at > range_start - MAX_DURATION,
-    )
-    rows = list(await ctx.session.scalars(keyset_page(query, ORDER, data)))
+    params = {
+        SPACE_ID: ctx.space_id,
+        "range_start": range_start,
+        "range_end": range_end,
+        "earliest_start": range_start - MAX_DURATION,
+        **page_params(ORDER, data),
+    }
+    rows = list(await ctx.session.execute(_list_statement(after_cursor=bool(data.cursor)), params))
     page, cursor = split_keyset(rows, data.limit, ORDER)
     return EventPage(from_=first, to=last, items=[EventOut.of(e) for e in page], next_cursor=cursor)
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import datetime
-from typing import Annotated
+from functools import lru_cache
+from typing import Annotated, Any
 
 import sqlalchemy as sa
 from pydantic import AfterValidator, Field
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from mana.db import Base
 from mana.kit.schemas import Email
 from mana.tools.base import (
+    SPACE_ID,
     Comment,
     OrderBy,
     PageInput,
@@ -25,10 +27,13 @@ from mana.tools.base import (
     ToolOutput,
     fold,
     get_in_space,
-    keyset_page,
+    in_space,
     matches,
     normalize,
+    page_params,
+    prebuilt_page,
     split_keyset,
+    table_of,
 )
 from mana.tools.registry import ToolContext, ToolError, tool
 
@@ -194,14 +199,33 @@ async def update(data: UpdateContact, ctx: ToolContext) -> ContactOut:
     return ContactOut.model_validate(contact)
 
 
+_search_text = table_of(Contact).c.search_text
+
+
+@lru_cache(maxsize=2)
+def _list_statement(*, after_cursor: bool) -> sa.Select[Any]:
+    """The contacts lists' statement, built once per cursor shape (see todo.list)."""
+    return prebuilt_page(in_space(Contact), ORDER, after_cursor=after_cursor)
+
+
+async def _page(
+    data: PageInput, ctx: ToolContext, condition: sa.ColumnElement[bool] | None = None
+) -> ContactPage:
+    query = _list_statement(after_cursor=bool(data.cursor))
+    if condition is not None:
+        # Searches are rare and their pattern is escaped as a literal: built per call.
+        query = query.where(condition)
+    params = {SPACE_ID: ctx.space_id, **page_params(ORDER, data)}
+    rows = list(await ctx.session.execute(query, params))
+    page, cursor = split_keyset(rows, data.limit, ORDER)
+    return ContactPage(items=[ContactOut.model_validate(c) for c in page], next_cursor=cursor)
+
+
 @tool("contacts.list", policy="read")
 async def list_contacts(data: PageInput, ctx: ToolContext) -> ContactPage:
     """List the contacts of the active space alphabetically by name. Paginated: pass
     nextCursor as cursor for more."""
-    query = sa.select(Contact).where(Contact.space_id == ctx.space_id)
-    rows = list(await ctx.session.scalars(keyset_page(query, ORDER, data)))
-    page, cursor = split_keyset(rows, data.limit, ORDER)
-    return ContactPage(items=[ContactOut.model_validate(c) for c in page], next_cursor=cursor)
+    return await _page(data, ctx)
 
 
 @tool("contacts.search", policy="read")
@@ -209,14 +233,11 @@ async def search(data: SearchContacts, ctx: ToolContext) -> ContactPage:
     """Find contacts whose name, email, phone or note contains query (1-200 characters,
     ignoring case and accents; phone numbers also match by their digits alone). Alphabetical,
     paginated like contacts.list."""
-    condition = matches(Contact.search_text, data.query)
+    condition = matches(_search_text, data.query)
     digits = _digits(data.query)
     if len(digits) >= 3 and _PHONE.fullmatch(data.query):
-        condition = sa.or_(condition, matches(Contact.search_text, digits))
-    query = sa.select(Contact).where(Contact.space_id == ctx.space_id, condition)
-    rows = list(await ctx.session.scalars(keyset_page(query, ORDER, data)))
-    page, cursor = split_keyset(rows, data.limit, ORDER)
-    return ContactPage(items=[ContactOut.model_validate(c) for c in page], next_cursor=cursor)
+        condition = sa.or_(condition, matches(_search_text, digits))
+    return await _page(data, ctx, condition)
 
 
 @tool("contacts.get", policy="read")

@@ -12,7 +12,8 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
-from typing import Annotated, Literal
+from functools import lru_cache
+from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
 from pydantic import AfterValidator, Field
@@ -21,6 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from mana.db import Base
 from mana.tools.base import (
+    SPACE_ID,
     Comment,
     Day,
     PageInput,
@@ -28,9 +30,12 @@ from mana.tools.base import (
     ToolInput,
     ToolOutput,
     get_in_space,
-    newest_first_page,
+    in_space,
+    newest_first,
     no_nul,
-    split_page,
+    page_params,
+    prebuilt_page,
+    split_keyset,
 )
 from mana.tools.registry import ToolContext, ToolError, tool
 
@@ -152,7 +157,7 @@ def _monday(day: date) -> date:
     return day - timedelta(days=day.weekday())
 
 
-def streak(habit: Habit, days: set[date], today: date) -> int:
+def streak(habit: Habit | sa.Row[Any], days: set[date], today: date) -> int:
     """Consecutive days (daily) or weeks meeting the target (weekly) up to now.
 
     An unfinished today or this week does not break the streak: it still counts from
@@ -195,7 +200,7 @@ async def _log_days(ctx: ToolContext, habit_ids: Iterable[uuid.UUID]) -> dict[uu
     return result
 
 
-def _out(habit: Habit, days: set[date], today: date) -> HabitOut:
+def _out(habit: Habit | sa.Row[Any], days: set[date], today: date) -> HabitOut:
     return HabitOut(
         id=habit.id,
         name=habit.name,
@@ -256,14 +261,24 @@ async def create(data: CreateHabit, ctx: ToolContext) -> HabitOut:
     return _out(habit, set(), ctx.now.date())
 
 
+NEWEST_FIRST = newest_first(Habit)
+
+
+@lru_cache(maxsize=2)
+def _list_statement(*, after_cursor: bool) -> sa.Select[Any]:
+    """habits.list's statement, built once per cursor shape (see todo.list)."""
+    return prebuilt_page(in_space(Habit), NEWEST_FIRST, after_cursor=after_cursor)
+
+
 @tool("habits.list", policy="read")
 async def list_habits(data: PageInput, ctx: ToolContext) -> HabitPage:
     """List the habits of the active space, newest first, each with its current streak,
     whether it was logged today and the last day it was logged. Paginated: pass nextCursor as
     cursor for more."""
-    query = sa.select(Habit).where(Habit.space_id == ctx.space_id)
-    rows = list(await ctx.session.scalars(newest_first_page(query, Habit, data)))
-    page, cursor = split_page(rows, data.limit)
+    query = _list_statement(after_cursor=bool(data.cursor))
+    params = {SPACE_ID: ctx.space_id, **page_params(NEWEST_FIRST, data)}
+    rows = list(await ctx.session.execute(query, params))
+    page, cursor = split_keyset(rows, data.limit, NEWEST_FIRST)
     days = await _log_days(ctx, (h.id for h in page))
     today = ctx.now.date()
     return HabitPage(items=[_out(h, days[h.id], today) for h in page], next_cursor=cursor)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime, timedelta
-from typing import Annotated
+from functools import lru_cache
+from typing import Annotated, Any
 
 import sqlalchemy as sa
 from pydantic import AfterValidator, Field
@@ -12,6 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from mana.db import Base
 from mana.tools.base import (
+    SPACE_ID,
     Day,
     OrderBy,
     PageInput,
@@ -19,9 +21,12 @@ from mana.tools.base import (
     ToolInput,
     ToolOutput,
     get_in_space,
-    keyset_page,
+    in_space,
     no_nul,
+    page_params,
+    prebuilt_page,
     split_keyset,
+    table_of,
 )
 from mana.tools.registry import ToolContext, ToolError, tool
 
@@ -60,7 +65,7 @@ class EntryOut(ToolOutput):
     updated_at: datetime
 
     @classmethod
-    def of(cls, entry: JournalEntry) -> EntryOut:
+    def of(cls, entry: JournalEntry | sa.Row[Any]) -> EntryOut:
         return cls(
             id=entry.id,
             date=entry.day,
@@ -128,6 +133,18 @@ async def add(data: AddEntry, ctx: ToolContext) -> EntryOut:
     return EntryOut.of(entry)
 
 
+@lru_cache(maxsize=8)
+def _list_statement(*, since: bool, until: bool, after_cursor: bool) -> sa.Select[Any]:
+    """journal.list's statement for one combination of filters, built once (see todo.list)."""
+    day = table_of(JournalEntry).c.day
+    query = in_space(JournalEntry)
+    if since:
+        query = query.where(day >= sa.bindparam("since"))
+    if until:
+        query = query.where(day <= sa.bindparam("until"))
+    return prebuilt_page(query, ORDER, after_cursor=after_cursor)
+
+
 @tool("journal.list", policy="read")
 async def list_entries(data: ListEntries, ctx: ToolContext) -> EntryPage:
     """List journal entries of the active space, newest day first. Optional date range: from
@@ -137,12 +154,11 @@ async def list_entries(data: ListEntries, ctx: ToolContext) -> EntryPage:
             f"to ({data.to.isoformat()}) is before from ({data.from_.isoformat()}); "
             "swap them or give a later to"
         )
-    query = sa.select(JournalEntry).where(JournalEntry.space_id == ctx.space_id)
-    if data.from_:
-        query = query.where(JournalEntry.day >= data.from_)
-    if data.to:
-        query = query.where(JournalEntry.day <= data.to)
-    rows = list(await ctx.session.scalars(keyset_page(query, ORDER, data)))
+    query = _list_statement(
+        since=data.from_ is not None, until=data.to is not None, after_cursor=bool(data.cursor)
+    )
+    params = {SPACE_ID: ctx.space_id, "since": data.from_, "until": data.to}
+    rows = list(await ctx.session.execute(query, {**params, **page_params(ORDER, data)}))
     page, cursor = split_keyset(rows, data.limit, ORDER)
     return EntryPage(items=[EntryOut.of(e) for e in page], next_cursor=cursor)
 

@@ -6,6 +6,7 @@ import re
 import unicodedata
 import uuid
 from datetime import datetime
+from functools import lru_cache
 from typing import Annotated, Any
 
 import sqlalchemy as sa
@@ -14,6 +15,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from mana.db import Base
 from mana.tools.base import (
+    LIKE_ESCAPE,
+    SPACE_ID,
     Body,
     OrderBy,
     PageInput,
@@ -24,9 +27,13 @@ from mana.tools.base import (
     ToolOutput,
     fold,
     get_in_space,
-    keyset_page,
+    in_space,
+    like_literal,
     matches,
+    page_params,
+    prebuilt_page,
     split_keyset,
+    table_of,
 )
 from mana.tools.registry import ToolContext, ToolError, tool
 
@@ -69,7 +76,7 @@ class Note(SpaceScoped, Base):
 
     @property
     def tag_list(self) -> list[str]:
-        return [t for t in self.tags.split(",") if t]
+        return tag_list(self.tags)
 
     def set_tags(self, tags: list[str]) -> None:
         self.tags = f",{','.join(tags)}," if tags else ""
@@ -77,6 +84,14 @@ class Note(SpaceScoped, Base):
     def refresh_search_text(self) -> None:
         self.search_text = fold(self.title, self.body)
 
+
+def tag_list(tags: str) -> list[str]:
+    return [t for t in tags.split(",") if t]
+
+
+_table = table_of(Note)
+# What a listed note shows (NoteSummary); the body is cut to an excerpt in Python.
+LISTED = tuple(_table.c[name] for name in ("id", "title", "body", "tags", "updated_at"))
 
 # Most recently edited first: that is the note someone is most likely looking for.
 ORDER: OrderBy = ((Note.updated_at, True), (Note.id, True))
@@ -110,7 +125,7 @@ class NoteSummary(ToolOutput):
     updated_at: datetime
 
     @classmethod
-    def of(cls, note: Note) -> NoteSummary:
+    def of(cls, note: Note | sa.Row[Any]) -> NoteSummary:
         excerpt = (
             note.body if len(note.body) <= EXCERPT_LENGTH else note.body[:EXCERPT_LENGTH] + "…"
         )
@@ -118,7 +133,7 @@ class NoteSummary(ToolOutput):
             id=note.id,
             title=note.title,
             excerpt=excerpt,
-            tags=note.tag_list,
+            tags=tag_list(note.tags),
             updated_at=note.updated_at,
         )
 
@@ -197,10 +212,24 @@ async def update(data: UpdateNote, ctx: ToolContext) -> NoteOut:
     return NoteOut.of(note)
 
 
-async def _page(query: sa.Select[Any], data: ListNotes, ctx: ToolContext) -> NotePage:
+@lru_cache(maxsize=4)
+def _list_statement(*, tagged: bool, after_cursor: bool) -> sa.Select[Any]:
+    """The notes lists' statement for one combination of filters, built once (see todo.list)."""
+    query = in_space(Note, *LISTED)
+    if tagged:
+        query = query.where(_table.c.tags.like(sa.bindparam("tag_pattern"), escape=LIKE_ESCAPE))
+    return prebuilt_page(query, ORDER, after_cursor=after_cursor)
+
+
+async def _page(data: ListNotes, ctx: ToolContext, *, search: str | None = None) -> NotePage:
+    query = _list_statement(tagged=data.tag is not None, after_cursor=bool(data.cursor))
+    params = {SPACE_ID: ctx.space_id, **page_params(ORDER, data)}
     if data.tag:
-        query = query.where(Note.tags.contains(f",{data.tag},", autoescape=True))
-    rows = list(await ctx.session.scalars(keyset_page(query, ORDER, data)))
+        params["tag_pattern"] = f"%,{like_literal(data.tag)},%"
+    if search is not None:
+        # Searches are rare and their pattern is escaped as a literal: built per call.
+        query = query.where(matches(_table.c.search_text, search))
+    rows = list(await ctx.session.execute(query, params))
     page, cursor = split_keyset(rows, data.limit, ORDER)
     return NotePage(items=[NoteSummary.of(n) for n in page], next_cursor=cursor)
 
@@ -210,17 +239,14 @@ async def list_notes(data: ListNotes, ctx: ToolContext) -> NotePage:
     """List notes of the active space, most recently edited first, with a short excerpt of
     each body (use notes.get for the full text). Optional tag filter. Paginated: pass
     nextCursor as cursor for more."""
-    return await _page(sa.select(Note).where(Note.space_id == ctx.space_id), data, ctx)
+    return await _page(data, ctx)
 
 
 @tool("notes.search", policy="read")
 async def search(data: SearchNotes, ctx: ToolContext) -> NotePage:
     """Find notes whose title or body contains query (1-200 characters, ignoring case and accents),
     most recently edited first. Optional tag filter. Paginated like notes.list."""
-    query = sa.select(Note).where(
-        Note.space_id == ctx.space_id, matches(Note.search_text, data.query)
-    )
-    return await _page(query, data, ctx)
+    return await _page(data, ctx, search=data.query)
 
 
 @tool("notes.get", policy="read")

@@ -23,6 +23,8 @@ from typing import Any, Literal, get_type_hints
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mana.tools._json_schema import output_schema
+
 Scope = Literal["user-space", "admin"]
 Policy = Literal["read", "write", "destructive"]
 
@@ -65,7 +67,7 @@ class ToolSpec:
 
     @property
     def output_schema(self) -> dict[str, Any]:
-        return self.output_model.model_json_schema(by_alias=True, mode="serialization")
+        return output_schema(self.output_model)
 
     @property
     def exposed(self) -> bool:
