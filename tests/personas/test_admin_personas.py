@@ -310,6 +310,22 @@ def test_detail_shows_the_newest_actions_ticks_and_real_feedback_averages(
     }
 
 
+def test_detail_of_a_persona_without_actions_still_shows_its_ticks_and_ratings(
+    personas: PersonaApi,
+) -> None:
+    # The detail's reads run as one batch that stops early only when the persona itself is
+    # missing; an empty read in the middle (no actions yet) must not end it.
+    persona_id = personas.create(moduleMix={"todo": 1})
+    tick = personas.start_tick(persona_id)
+    personas.rate(persona_id, tick, {"todo": 4})
+
+    detail = personas.detail(persona_id)
+
+    assert detail["recentActions"] == []
+    assert [t["tickId"] for t in detail["recentTicks"]] == [tick]
+    assert [(f["module"], f["lastRating"]) for f in detail["feedbackByModule"]] == [("todo", 4)]
+
+
 def test_detail_of_an_unknown_id_or_a_human_is_404(personas: PersonaApi, auth: AuthService) -> None:
     human = auth.register()
     with personas.admin() as client:

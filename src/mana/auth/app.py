@@ -17,7 +17,13 @@ from mana.auth.routes import well_known
 from mana.auth.tokens import VerifiedTokens
 from mana.budget.routes import router as llm_budget_router
 from mana.config import Settings
-from mana.db import create_engine, create_sessionmaker, database_ok, one_statement_engine
+from mana.db import (
+    create_engine,
+    create_sessionmaker,
+    database_ok,
+    one_statement_engine,
+    reads_only_engine,
+)
 from mana.findings.delivery import start_alerts, stop_alerts
 from mana.findings.routes import router as findings_router
 from mana.kit.body_limit import BodySizeLimit
@@ -70,6 +76,8 @@ def create_auth_app(settings: Settings, *, clock: Clock | None = None) -> FastAP
             prefix=prefix,
         )
         app.state.sessionmaker = create_sessionmaker(engine)
+        # GET routes' sessions (mana.auth.deps): set up to only read once, not per request.
+        app.state.reader = create_sessionmaker(reads_only_engine(engine))
         app.state.stale_tick_sweeper = StaleTickSweeper(
             app.state.sessionmaker, clock, interval=settings.stale_tick_sweep_seconds
         )

@@ -25,7 +25,7 @@ from mana.auth.keys import KeyRing
 from mana.auth.models import User
 from mana.auth.tokens import AccessClaims, InvalidToken, VerifiedTokens
 from mana.config import Settings
-from mana.db import reading, transaction
+from mana.db import transaction
 from mana.kit.clock import Clock
 from mana.kit.errors import Forbidden, Unauthorized
 
@@ -36,7 +36,10 @@ _READ_METHODS = frozenset({"GET", "HEAD"})
 
 async def _session(request: Request) -> AsyncIterator[AsyncSession]:
     if request.method in _READ_METHODS:
-        async with reading(request.app.state.sessionmaker) as session:
+        # On the reads-only engine (`mana.db.reads_only_engine`, what `mana.db.reading` sets up
+        # per session): no execution options per request, and the connection is checked out by
+        # the first statement, in the same call into SQLAlchemy's sync layer.
+        async with request.app.state.reader() as session:
             yield session
         return
     async with transaction(request.app.state.sessionmaker) as session:
