@@ -91,12 +91,18 @@ class Timing:
         return ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))] * 1000
 
 
-def report(name: str, api: Timing, raw: Timing) -> None:
+def report(name: str, api: Timing, raw: Timing, http_floor: Timing | None = None) -> None:
     say(
         f"  {name:<34} API median {api.median_ms:8.2f} ms (p95 {api.p95_ms:8.2f})   "
         f"raw SQL median {raw.median_ms:8.2f} ms (p95 {raw.p95_ms:8.2f})   "
         f"ratio {api.median_ms / raw.median_ms:5.2f}x"
     )
+    if http_floor is not None:
+        beyond = api.median_ms - http_floor.median_ms
+        say(
+            f"  {'':<34} beyond the HTTP floor {beyond:8.2f} ms = "
+            f"{beyond / raw.median_ms:5.2f}x the raw SQL"
+        )
 
 
 async def timed(fn: Callable[[], Awaitable[Any]], iterations: int, warmup: int) -> Timing:
@@ -396,6 +402,17 @@ async def measure_reads(
             async def me() -> None:
                 (await client.get("/api/v1/auth/me")).raise_for_status()
 
+            async def health() -> None:
+                (await client.get("/health")).raise_for_status()
+
+            # What any HTTP answer of this service costs (client, uvicorn, middleware, one
+            # `SELECT 1`): not a baseline, a reading aid. The reads below print how much of
+            # their time lies beyond it, beside the raw SQL.
+            http_floor = await timed(health, iterations, warmup=10)
+            say(
+                f"  {'GET /health (HTTP floor)':<34} API median {http_floor.median_ms:8.2f} ms "
+                f"(p95 {http_floor.p95_ms:8.2f})   httpx + uvicorn + middleware + SELECT 1"
+            )
             floor = await timed(me, iterations, warmup=10)
             say(
                 f"  {'GET /auth/me (per-request floor)':<34} API median {floor.median_ms:8.2f} ms "
@@ -422,7 +439,7 @@ async def measure_reads(
                     await connection.fetch(sql, *args)
 
                 api, raw = await timed_pair(api_page, raw_page, iterations, warmup=10)
-                report(f"GET /admin/personas {label}", api, raw)
+                report(f"GET /admin/personas {label}", api, raw, http_floor)
                 if explain:
                     await _explain(connection, sql, args)
 
@@ -446,7 +463,7 @@ async def measure_reads(
 
             warm = min(10, iterations)
             api, raw = await timed_pair(api_detail, raw_detail, iterations - warm, warmup=warm)
-            report("GET /admin/personas/{id}", api, raw)
+            report("GET /admin/personas/{id}", api, raw, http_floor)
     finally:
         await connection.close()
 
