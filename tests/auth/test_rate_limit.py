@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+import pytest
 
+from mana.auth import passwords
+from tests.auth.test_shared_rate_limit import own_counters
 from tests.fixtures.servers import DEFAULT_PASSWORD, running_auth_service
 
 
@@ -105,3 +109,49 @@ def test_attempts_refused_for_the_account_are_not_charged_to_the_client(
             200,
             429,
         ]
+
+
+def test_concurrent_sign_ins_never_get_past_the_client_limit(database_url: str) -> None:
+    """The client's counter is hit while the password hashes (issue 14); its answer still
+    decides, so requests that all passed the read before hashing cannot exceed the limit."""
+    with running_auth_service(
+        database_url, login_rate_limit_per_client=3, rate_limit_key_prefix=own_counters()
+    ) as auth:
+        emails = [auth.register()["email"] for _ in range(8)]
+
+        def attempt(email: str) -> int:
+            with auth.client() as client:
+                return login(client, email, DEFAULT_PASSWORD).status_code
+
+        with ThreadPoolExecutor(len(emails)) as pool:
+            statuses = sorted(pool.map(attempt, emails))
+        assert statuses == [200] * 3 + [429] * 5
+
+
+def test_a_client_over_its_limit_is_refused_without_hashing(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Throttling also protects the CPU: once the counter is over, no password is hashed."""
+    with (
+        running_auth_service(
+            database_url, login_rate_limit_per_client=2, rate_limit_key_prefix=own_counters()
+        ) as auth,
+        auth.client() as client,
+    ):
+        email = auth.register()["email"]
+        assert [login(client, email, DEFAULT_PASSWORD).status_code for _ in range(3)] == [
+            200,
+            200,
+            429,
+        ]
+        verified: list[str] = []
+        verify = passwords.verify_password_sync
+
+        def counting_verify(password_hash: str | None, password: str) -> bool:
+            verified.append(password)
+            return verify(password_hash, password)
+
+        monkeypatch.setattr(passwords, "verify_password_sync", counting_verify)
+        refused = [login(client, email, "wrong-password-123") for _ in range(3)]
+        assert [r.status_code for r in refused] == [429] * 3
+        assert verified == []

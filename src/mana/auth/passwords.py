@@ -7,6 +7,8 @@ stall every other request for that long.
 from __future__ import annotations
 
 import asyncio
+import os
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from importlib import resources
 
@@ -21,6 +23,16 @@ _hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 # Verified against when the user does not exist, so a missing account costs the same time as a
 # wrong password (no user enumeration by timing).
 _DUMMY_HASH = _hasher.hash("dummy password for timing equalisation")
+
+# Hashes run on a pool of their own with one thread per core (issue 14): more threads would
+# only time-slice the same cores, each with its own 19 MiB working set, and slow the event loop
+# they share the cores with; and the event loop's default executor (everything else that uses
+# `to_thread`) never queues behind a burst of sign-ins. A sign-in beyond that many waits its
+# turn in the queue, off the event loop.
+_HASHING = ThreadPoolExecutor(
+    max_workers=len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+    thread_name_prefix="argon2",
+)
 
 
 class WeakPassword(ValueError):
@@ -54,12 +66,14 @@ def verify_password_sync(password_hash: str | None, password: str) -> bool:
 
 
 async def hash_password(password: str) -> str:
-    return await asyncio.to_thread(hash_password_sync, password)
+    return await asyncio.get_running_loop().run_in_executor(_HASHING, hash_password_sync, password)
 
 
 async def verify_password(password_hash: str | None, password: str) -> bool:
     """Constant-ish time: with no hash (unknown user) a dummy hash is verified instead."""
-    return await asyncio.to_thread(verify_password_sync, password_hash, password)
+    return await asyncio.get_running_loop().run_in_executor(
+        _HASHING, verify_password_sync, password_hash, password
+    )
 
 
 def needs_rehash(password_hash: str) -> bool:
