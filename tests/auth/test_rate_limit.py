@@ -9,8 +9,7 @@ import httpx
 import pytest
 
 from mana.auth import passwords
-from tests.auth.test_shared_rate_limit import own_counters
-from tests.fixtures.servers import DEFAULT_PASSWORD, running_auth_service
+from tests.fixtures.servers import DEFAULT_PASSWORD, own_counters, running_auth_service
 
 
 def login(client: httpx.Client, email: str, password: str) -> httpx.Response:

@@ -4,13 +4,12 @@ MANA_REDIS_URL is set), and X-Forwarded-For counts only when a trusted proxy sen
 from __future__ import annotations
 
 import socket
-import uuid
 
 import httpx
 import pytest
 
 from mana.kit.server import free_port
-from tests.fixtures.servers import DEFAULT_PASSWORD, running_auth_service
+from tests.fixtures.servers import DEFAULT_PASSWORD, own_counters, running_auth_service
 
 LOGIN = "/api/v1/auth/login"
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -20,11 +19,6 @@ WRONG = "wrong-password-123"
 def login(client: httpx.Client, email: str, password: str, **headers: str) -> int:
     response = client.post(LOGIN, json={"email": email, "password": password}, headers=headers)
     return response.status_code
-
-
-def own_counters() -> str:
-    """A key prefix of this test's own: the counters outlive a test (Redis, the shared DB)."""
-    return f"t{uuid.uuid4().hex[:12]}"
 
 
 def redis_reachable() -> bool:
