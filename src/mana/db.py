@@ -280,30 +280,14 @@ READS_ONLY = "mana_reads_only"
 SINGLE_STATEMENT = "mana_single_statement"
 
 
-@asynccontextmanager
-async def reading(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
-    """A session for work that only reads (issue 14: a read paid for a writer's transaction).
-
-    PostgreSQL: its statements run in autocommit, so no BEGIN and COMMIT round trips; each
-    statement sees its own snapshot, as in the default READ COMMITTED transaction. SQLite: a
-    deferred transaction instead of `BEGIN IMMEDIATE`, so reads neither take nor queue for the
-    write lock (WAL readers see a snapshot); it is rolled back at the end. Nothing written in
-    it is meant to last, hence "only reads"."""
-    async with sessionmaker() as session:
-        bind = session.bind
-        if bind is not None and bind.dialect.name == "postgresql":
-            await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-        else:
-            await session.connection(execution_options={READS_ONLY: True})
-        yield session
-
-
 def reads_only_engine(engine: AsyncEngine) -> AsyncEngine:
-    """The same engine and pool, for sessions that only read: what `reading` sets up per
-    session, set once. A session bound to it connects lazily (a call that never touches the
+    """The same engine and pool, for sessions that only read (issue 14: a read paid for a
+    writer's transaction), set up once. A session bound to it connects lazily (a call that never touches the
     database never checks a connection out) and sets no execution options per session.
-    PostgreSQL: autocommit, no BEGIN/COMMIT round trips. SQLite: a deferred BEGIN, so reads
-    neither take nor queue for the write lock; rolled back when the session closes."""
+    PostgreSQL: autocommit, no BEGIN/COMMIT round trips; each statement sees its own snapshot,
+    as in the default READ COMMITTED transaction. SQLite: a deferred BEGIN, so reads neither
+    take nor queue for the write lock (WAL readers see a snapshot); rolled back when the
+    session closes. Nothing written through it is meant to last, hence "only read"."""
     if engine.dialect.name == "postgresql":
         return engine.execution_options(isolation_level="AUTOCOMMIT")
     return engine.execution_options(**{READS_ONLY: True})

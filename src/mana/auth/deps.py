@@ -30,15 +30,15 @@ from mana.kit.clock import Clock
 from mana.kit.errors import Forbidden, Unauthorized
 
 # GET and HEAD are safe methods (RFC 9110 §9.2.1): their routes only read, so they skip the
-# BEGIN and COMMIT round trips (`mana.db.reading`) — two of the three a small admin read cost.
+# BEGIN and COMMIT round trips (`mana.db.reads_only_engine`) — two of the three a small admin read cost.
 _READ_METHODS = frozenset({"GET", "HEAD"})
 
 
 async def _session(request: Request) -> AsyncIterator[AsyncSession]:
     if request.method in _READ_METHODS:
-        # On the reads-only engine (`mana.db.reads_only_engine`, what `mana.db.reading` sets up
-        # per session): no execution options per request, and the connection is checked out by
-        # the first statement, in the same call into SQLAlchemy's sync layer.
+        # On the reads-only engine (`mana.db.reads_only_engine`), set up once at start-up: no
+        # execution options per request, and the connection is checked out by the first
+        # statement, in the same call into SQLAlchemy's sync layer.
         async with request.app.state.reader() as session:
             yield session
         return
